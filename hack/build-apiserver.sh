@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# build-apiserver.sh builds kube-apiserver (pinned) into .cache/bin from the Go module proxy.
+#
+# kube-apiserver has no Debian package, and `go install k8s.io/kubernetes/cmd/kube-apiserver@v`
+# is refused because k8s.io/kubernetes's go.mod replaces its staging modules with local paths.
+# So we build it from a throwaway module that requires k8s.io/kubernetes and points every staging
+# module at its published k8s.io/NAME v0.Y.Z release instead.
+#
+# If no etcd is on PATH (e.g. apt is unavailable) it also builds etcd the same way.
+#
+# Usage: hack/build-apiserver.sh            build what is missing
+#        FORCE=1 hack/build-apiserver.sh    rebuild even if the pinned binary exists
+set -euo pipefail
+
+KUBE_VERSION="v1.35.4"        # kube-apiserver, checked to build here
+STAGING_VERSION="v0.35.4"     # the staging modules' release matching KUBE_VERSION
+ETCD_FALLBACK_VERSION="v3.6.13"
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${root}/.cache"
+bindir="${cache}/bin"
+mkdir -p "${bindir}"
+
+# Build outside any go.work of the caller and with the module proxy; never touch the repo's go.mod.
+export GOWORK=off GOFLAGS="-mod=mod -buildvcs=false"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# minor extracts "35" from "v1.35.4".
+minor() { local v="${1#v}"; v="${v#*.}"; echo "${v%%.*}"; }
+
+build_apiserver() {
+	local bin="${bindir}/kube-apiserver"
+	local stamp="${bindir}/kube-apiserver.version"
+	if [[ -z "${FORCE:-}" && -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${KUBE_VERSION}" ]]; then
+		log "kube-apiserver ${KUBE_VERSION} already built: ${bin}"
+		return 0
+	fi
+
+	local start=${SECONDS}
+	log "building kube-apiserver ${KUBE_VERSION} from the Go module proxy: first run takes about 5 minutes on 2 cores; later runs reuse .cache/bin"
+
+	local src="${cache}/src/kube-apiserver"
+	rm -rf "${src}"
+	mkdir -p "${src}"
+
+	log "fetching k8s.io/kubernetes@${KUBE_VERSION} go.mod"
+	local gomod
+	gomod="$(cd "${src}" && go mod download -json "k8s.io/kubernetes@${KUBE_VERSION}" |
+		sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+	if [[ -z "${gomod}" || ! -f "${gomod}" ]]; then
+		echo "error: could not find the go.mod of k8s.io/kubernetes@${KUBE_VERSION}" >&2
+		exit 1
+	fi
+
+	# Every `k8s.io/NAME => ./staging/src/k8s.io/NAME` becomes `k8s.io/NAME => k8s.io/NAME vSTAGING`.
+	local replaces
+	replaces="$(sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._/-]*\)[[:space:]]*=>[[:space:]]*\./staging/.*$#\t\1 => \1 '"${STAGING_VERSION}"'#p' "${gomod}")"
+	if [[ -z "${replaces}" ]]; then
+		echo "error: no staging replace directives found in ${gomod}" >&2
+		exit 1
+	fi
+	log "pinning $(wc -l <<<"${replaces}") staging modules to ${STAGING_VERSION}"
+
+	local gover
+	gover="$(go env GOVERSION)"
+	gover="${gover#go}"
+	cat >"${src}/go.mod" <<EOF
+module local/kube-apiserver-build
+
+go ${gover}
+
+require k8s.io/kubernetes ${KUBE_VERSION}
+
+replace (
+${replaces}
+)
+EOF
+	cat >"${src}/tools.go" <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+EOF
+
+	log "go mod tidy (downloads modules)"
+	(cd "${src}" && go mod tidy -e >/dev/null)
+
+	log "go build k8s.io/kubernetes/cmd/kube-apiserver (the long part)"
+	local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${KUBE_VERSION}"
+	ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(minor "${KUBE_VERSION}")"
+	ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+	(cd "${src}" && go build -tags tools -trimpath -ldflags "${ldflags}" -o "${bin}.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+	mv "${bin}.tmp" "${bin}"
+
+	local got
+	got="$("${bin}" --version 2>/dev/null || true)"
+	if [[ "${got}" != *"${KUBE_VERSION}"* ]]; then
+		echo "error: built kube-apiserver reports '${got}', want ${KUBE_VERSION}" >&2
+		exit 1
+	fi
+	echo "${KUBE_VERSION}" >"${stamp}"
+	log "built ${bin} (${got}) in $((SECONDS - start))s"
+}
+
+build_etcd() {
+	local bin="${bindir}/etcd"
+	local stamp="${bindir}/etcd.version"
+	if [[ -z "${FORCE_ETCD:-}" ]]; then
+		if [[ -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${ETCD_FALLBACK_VERSION}" ]]; then
+			log "etcd ${ETCD_FALLBACK_VERSION} already built: ${bin}"
+			return 0
+		fi
+		if command -v etcd >/dev/null 2>&1; then
+			log "etcd found on PATH: $(command -v etcd)"
+			return 0
+		fi
+	fi
+
+	local start=${SECONDS}
+	log "building etcd ${ETCD_FALLBACK_VERSION} from the Go module proxy (no etcd on PATH; about 30-60 s)"
+	local src="${cache}/src/etcd"
+	rm -rf "${src}"
+	mkdir -p "${src}"
+	local gover
+	gover="$(go env GOVERSION)"
+	gover="${gover#go}"
+	cat >"${src}/go.mod" <<EOF
+module local/etcd-build
+
+go ${gover}
+
+require go.etcd.io/etcd/server/v3 ${ETCD_FALLBACK_VERSION}
+EOF
+	cat >"${src}/tools.go" <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+EOF
+	(cd "${src}" && go mod tidy -e >/dev/null)
+	(cd "${src}" && go build -tags tools -trimpath -ldflags "-s -w" -o "${bin}.tmp" go.etcd.io/etcd/server/v3)
+	mv "${bin}.tmp" "${bin}"
+	"${bin}" --version | head -1
+	echo "${ETCD_FALLBACK_VERSION}" >"${stamp}"
+	log "built ${bin} in $((SECONDS - start))s"
+}
+
+build_apiserver
+build_etcd
