@@ -1,0 +1,447 @@
+package multicluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
+	mcsinformers "sigs.k8s.io/mcs-api/pkg/client/informers/externalversions"
+)
+
+// mcsGroup is the API group of ServiceImport.
+const mcsGroup = "multicluster.x-k8s.io"
+
+// Versions of ServiceImport, newest first: the controller watches the first one the
+// API server serves (spec §1).
+var importVersions = []string{"v1beta1", "v1alpha1"}
+
+// watchState is where the controller stands; it is exported as a metric and drives
+// Ready() and the answers for missing names.
+type watchState int32
+
+const (
+	stateStarting watchState = iota
+	stateCRDMissing
+	stateForbidden
+	stateUnreachable
+	stateSyncing
+	stateSynced
+)
+
+var stateNames = [...]string{"starting", "crd_missing", "forbidden", "unreachable", "syncing", "synced"}
+
+func (s watchState) String() string { return stateNames[s] }
+
+var (
+	errCRDMissing = errors.New("the ServiceImport CRD (serviceimports." + mcsGroup + ") is not installed")
+)
+
+// barrier is queued once the informers have synced: when the worker reaches it, every
+// service queued during the initial list has been published.
+var barrier = serviceKey{}
+
+// controller watches ServiceImports and EndpointSlices and keeps the index current.
+// Informer events only queue the affected service; a single worker rebuilds queued
+// services one at a time, so a service's records are never built from two different
+// views of the stores at once, and bursts (relists) collapse into one rebuild per
+// service.
+type controller struct {
+	kube     kubernetes.Interface
+	mcs      mcsclient.Interface
+	index    *index
+	zoneLen  int
+	retryMax time.Duration
+
+	queue   workqueue.TypedInterface[serviceKey]
+	imports cache.SharedIndexInformer
+	slices  cache.SharedIndexInformer
+	version string
+
+	state   atomic.Int32
+	settled chan struct{} // closed once the first outcome (synced, or a reason not to wait) is known
+	once    sync.Once
+
+	mu      sync.Mutex
+	changed map[serviceKey]time.Time // when a queued service first changed, for the freshness histogram
+
+	logMu   sync.Mutex
+	lastLog map[string]string // last logged problem per topic, so each is logged once
+
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *index, zoneLen int) *controller {
+	return &controller{
+		kube:     kube,
+		mcs:      mcs,
+		index:    x,
+		zoneLen:  zoneLen,
+		retryMax: 10 * time.Second,
+		queue:    workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[serviceKey]{Name: ""}),
+		settled:  make(chan struct{}),
+		changed:  map[serviceKey]time.Time{},
+		lastLog:  map[string]string{},
+	}
+}
+
+func (c *controller) synced() bool { return watchState(c.state.Load()) == stateSynced }
+
+func (c *controller) setState(s watchState) {
+	c.state.Store(int32(s))
+	setWatchState(s)
+	if s == stateSynced || s == stateCRDMissing || s == stateForbidden {
+		c.once.Do(func() { close(c.settled) })
+	}
+}
+
+// start runs the controller until stop. It returns at once; use waitSettled to wait
+// for the first sync.
+func (c *controller) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.setState(stateStarting)
+	c.done.Add(1)
+	go func() {
+		defer c.done.Done()
+		c.run(ctx)
+	}()
+}
+
+// waitSettled waits until the watches synced, a reason not to wait is known (CRD
+// missing, access forbidden), or timeout passed.
+func (c *controller) waitSettled(timeout time.Duration) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-c.settled:
+	case <-t.C:
+		log.Warningf("Watches not synced after %s (%s); would-be NXDOMAIN answers are SERVFAIL until they are", timeout, watchState(c.state.Load()))
+	}
+}
+
+// stop ends the watches and the worker, and waits for their goroutines.
+func (c *controller) stop() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.queue.ShutDown()
+	c.done.Wait()
+}
+
+func (c *controller) run(ctx context.Context) {
+	// Discover the served version and check access before starting informers: a
+	// reflector on a missing resource or without RBAC would log an error every
+	// second; this logs one clear line and retries with backoff (spec: degrade, never
+	// wedge).
+	delay := 250 * time.Millisecond
+	for {
+		err := c.discover(ctx)
+		if err == nil {
+			break
+		}
+		c.problem("startup", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, c.retryMax)
+	}
+	c.problem("startup", nil)
+	c.setState(stateSyncing)
+
+	sliceFactory := informers.NewSharedInformerFactoryWithOptions(c.kube, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelServiceName }))
+	c.slices = sliceFactory.Discovery().V1().EndpointSlices().Informer()
+	importFactory := mcsinformers.NewSharedInformerFactory(c.mcs, 0)
+	if c.version == "v1beta1" {
+		c.imports = importFactory.Multicluster().V1beta1().ServiceImports().Informer()
+	} else {
+		c.imports = importFactory.Multicluster().V1alpha1().ServiceImports().Informer()
+	}
+	if err := c.configure(); err != nil {
+		log.Errorf("Cannot set up informers: %v", err)
+		return
+	}
+	c.done.Add(1)
+	go func() {
+		defer c.done.Done()
+		for c.processNext() {
+		}
+	}()
+	sliceFactory.Start(ctx.Done())
+	importFactory.Start(ctx.Done())
+	defer sliceFactory.Shutdown()
+	defer importFactory.Shutdown()
+
+	if !cache.WaitForCacheSync(ctx.Done(), c.imports.HasSynced, c.slices.HasSynced) {
+		return
+	}
+	c.queue.Add(barrier)
+	<-ctx.Done()
+}
+
+// discover finds the served ServiceImport version and checks that this identity may
+// list ServiceImports and EndpointSlices.
+func (c *controller) discover(ctx context.Context) error {
+	c.version = ""
+	for _, v := range importVersions {
+		list, err := c.kube.Discovery().ServerResourcesForGroupVersion(mcsGroup + "/" + v)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			c.setState(stateUnreachable)
+			return fmt.Errorf("cannot ask the API server which ServiceImport versions it serves: %w", err)
+		}
+		for _, r := range list.APIResources {
+			if r.Name == "serviceimports" {
+				c.version = v
+				break
+			}
+		}
+		if c.version != "" {
+			break
+		}
+	}
+	if c.version == "" {
+		c.setState(stateCRDMissing)
+		return fmt.Errorf("%w: answering SERVFAIL (or falling through) for this plugin's zones until it is", errCRDMissing)
+	}
+	var err error
+	if c.version == "v1beta1" {
+		_, err = c.mcs.MulticlusterV1beta1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
+	} else {
+		_, err = c.mcs.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
+	}
+	if err == nil {
+		_, err = c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1, LabelSelector: labelServiceName})
+	}
+	switch {
+	case err == nil:
+		log.Infof("Watching ServiceImports %s/%s and EndpointSlices labelled %s", mcsGroup, c.version, labelServiceName)
+		return nil
+	case apierrors.IsForbidden(err):
+		c.setState(stateForbidden)
+		return fmt.Errorf("RBAC forbids this plugin to list serviceimports.%s or endpointslices.discovery.k8s.io cluster-wide (grant list and watch on both); retrying: %w", mcsGroup, err)
+	case apierrors.IsNotFound(err):
+		c.setState(stateCRDMissing)
+		return fmt.Errorf("%w: answering SERVFAIL (or falling through) for this plugin's zones until it is", errCRDMissing)
+	default:
+		c.setState(stateUnreachable)
+		return fmt.Errorf("cannot list ServiceImports: %w", err)
+	}
+}
+
+// serviceIndex indexes EndpointSlices by the service they belong to.
+const serviceIndex = "service"
+
+func storeKey(k serviceKey) string { return k.namespace + "/" + k.name }
+
+// configure sets the transforms, the slice index, the handlers and the watch error
+// handlers on the informers (before they start).
+func (c *controller) configure() error {
+	if err := c.imports.SetTransform(transformImport); err != nil {
+		return err
+	}
+	if err := c.slices.SetTransform(transformSlice); err != nil {
+		return err
+	}
+	if err := c.slices.AddIndexers(cache.Indexers{serviceIndex: func(obj any) ([]string, error) {
+		if s, ok := obj.(*endpointSlice); ok && s.service != "" {
+			return []string{storeKey(serviceKey{s.namespace, s.service})}, nil
+		}
+		return nil, nil
+	}}); err != nil {
+		return err
+	}
+	if _, err := c.imports.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.onImport(nil, obj, false) },
+		UpdateFunc: func(old, obj any) { c.onImport(old, obj, false) },
+		DeleteFunc: func(obj any) { c.onImport(nil, tombstoneObj(obj), true) },
+	}); err != nil {
+		return err
+	}
+	if _, err := c.slices.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.onSlice(nil, obj, false) },
+		UpdateFunc: func(old, obj any) { c.onSlice(old, obj, false) },
+		DeleteFunc: func(obj any) { c.onSlice(nil, tombstoneObj(obj), true) },
+	}); err != nil {
+		return err
+	}
+	if err := c.imports.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.watchError("serviceimports", err) }); err != nil {
+		return err
+	}
+	return c.slices.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.watchError("endpointslices", err) })
+}
+
+func tombstoneObj(obj any) any {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return obj
+}
+
+// onImport queues the service of a ServiceImport that was added, changed or deleted.
+func (c *controller) onImport(oldObj, obj any, deleted bool) {
+	si, ok := obj.(*serviceImport)
+	if !ok {
+		return
+	}
+	if old, ok := oldObj.(*serviceImport); ok && sameImport(old, si) {
+		return // a relist, or a change to fields no answer depends on
+	}
+	if !deleted {
+		reportSkips("ServiceImport", si.namespace, si.name, si.bad)
+	}
+	c.enqueue(serviceKey{si.namespace, si.name})
+}
+
+// onSlice queues the service of an EndpointSlice that was added, changed or deleted
+// (and its former service when its label changed).
+func (c *controller) onSlice(oldObj, obj any, deleted bool) {
+	s, ok := obj.(*endpointSlice)
+	if !ok {
+		return
+	}
+	if old, ok := oldObj.(*endpointSlice); ok {
+		if sameSlice(old, s) {
+			return
+		}
+		if old.service != s.service {
+			c.enqueue(serviceKey{old.namespace, old.service})
+		}
+	}
+	if !deleted {
+		reportSkips("EndpointSlice", s.namespace, s.name, s.bad)
+	}
+	if s.service != "" {
+		c.enqueue(serviceKey{s.namespace, s.service})
+	}
+}
+
+func sameImport(a, b *serviceImport) bool {
+	x, y := *a, *b
+	x.metaStub, y.metaStub = metaStub{}, metaStub{}
+	return reflect.DeepEqual(x, y)
+}
+
+func sameSlice(a, b *endpointSlice) bool {
+	x, y := *a, *b
+	x.metaStub, y.metaStub = metaStub{}, metaStub{}
+	return reflect.DeepEqual(x, y)
+}
+
+// enqueue queues a service for a rebuild and remembers when it first changed.
+func (c *controller) enqueue(k serviceKey) {
+	c.mu.Lock()
+	if _, ok := c.changed[k]; !ok {
+		c.changed[k] = time.Now()
+	}
+	c.mu.Unlock()
+	c.queue.Add(k)
+}
+
+// processNext rebuilds one queued service; it returns false when the queue shuts down.
+func (c *controller) processNext() bool {
+	k, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(k)
+	if k == barrier {
+		c.setState(stateSynced)
+		log.Infof("Synced: %d ServiceImports, %d EndpointSlices", len(c.imports.GetStore().ListKeys()), len(c.slices.GetStore().ListKeys()))
+		return true
+	}
+	c.mu.Lock()
+	since, timed := c.changed[k]
+	delete(c.changed, k)
+	c.mu.Unlock()
+
+	c.rebuild(k)
+	if timed && c.synced() {
+		updateDuration.Observe(time.Since(since).Seconds())
+	}
+	return true
+}
+
+// rebuild builds the records of one service from the stores and publishes them.
+func (c *controller) rebuild(k serviceKey) {
+	var si *serviceImport
+	if obj, ok, _ := c.imports.GetIndexer().GetByKey(storeKey(k)); ok {
+		si, _ = obj.(*serviceImport)
+	}
+	var eps []*endpointSlice
+	if si != nil && si.headless {
+		objs, _ := c.slices.GetIndexer().ByIndex(serviceIndex, storeKey(k))
+		eps = make([]*endpointSlice, 0, len(objs))
+		for _, o := range objs {
+			if s, ok := o.(*endpointSlice); ok {
+				eps = append(eps, s)
+			}
+		}
+	}
+	r := build(si, eps, c.zoneLen, func(reason, detail string) {
+		skipped.WithLabelValues(reason).Inc()
+		log.Warningf("Service %s/%s: skipping name %q: %s", k.namespace, k.name, detail, reason)
+	})
+	_, totals := c.index.publish(k, r)
+	setTotals(totals)
+}
+
+// reportSkips logs and counts the malformed values left out of an object; it runs
+// once per change of the object, never per query.
+func reportSkips(kind, ns, name string, bad []skip) {
+	for _, b := range bad {
+		skipped.WithLabelValues(b.reason).Inc()
+		if b.reason == reasonNoCluster {
+			log.Warningf("%s %s/%s has no %s label: its addresses answer the service name only", kind, ns, name, labelSourceCluster)
+			continue
+		}
+		log.Warningf("%s %s/%s: skipping %q: %s", kind, ns, name, b.value, b.reason)
+	}
+}
+
+// problem logs err for topic once, until it changes or is cleared (err == nil).
+func (c *controller) problem(topic string, err error) {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	prev := c.lastLog[topic]
+	if err == nil {
+		if prev != "" {
+			log.Infof("Recovered: %s", topic)
+		}
+		delete(c.lastLog, topic)
+		return
+	}
+	if msg := err.Error(); msg != prev {
+		log.Errorf("%s", msg)
+		c.lastLog[topic] = msg
+	}
+}
+
+// watchError reports failing watches (API server down, RBAC revoked, CRD deleted)
+// without flooding the log: answers keep coming from the last known state meanwhile.
+func (c *controller) watchError(resource string, err error) {
+	switch {
+	case apierrors.IsForbidden(err):
+		c.problem(resource, fmt.Errorf("RBAC forbids watching %s, serving the last known state: %w", resource, err))
+	case apierrors.IsNotFound(err):
+		c.problem(resource, fmt.Errorf("%s are no longer served (CRD deleted?), serving the last known state: %w", resource, err))
+	default:
+		c.problem(resource, fmt.Errorf("watch of %s failed, serving the last known state until it resumes: %w", resource, err))
+	}
+}

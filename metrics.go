@@ -1,0 +1,64 @@
+package multicluster
+
+import (
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Every label here takes a value from a small fixed set: no names, no addresses.
+var (
+	serviceImports = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "service_imports",
+		Help:      "Number of ServiceImports served, by type (clusterset_ip, headless).",
+	}, []string{"type"})
+
+	endpointsServed = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "endpoints",
+		Help:      "Number of distinct ready endpoint addresses served by headless services.",
+	})
+
+	updateDuration = promauto.NewHistogram(prometheus.HistogramOpts{
+		Namespace:                   plugin.Namespace,
+		Subsystem:                   pluginName,
+		Name:                        "update_duration_seconds",
+		Help:                        "Time from an informer event (an API change arriving) to the updated answers being served.",
+		Buckets:                     []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
+		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
+	})
+
+	skipped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "skipped_total",
+		Help:      "Malformed values left out of the answers (bad addresses, hostnames, cluster ids, ports, families, names too long), by reason.",
+	}, []string{"reason"})
+
+	watchStatus = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "watch_status",
+		Help:      "1 for the current state of the watches (starting, crd_missing, forbidden, unreachable, syncing, synced), 0 for the others.",
+	}, []string{"status"})
+)
+
+func setWatchState(s watchState) {
+	for i, name := range stateNames {
+		v := 0.0
+		if watchState(i) == s {
+			v = 1
+		}
+		watchStatus.WithLabelValues(name).Set(v)
+	}
+}
+
+func setTotals(t stats) {
+	serviceImports.WithLabelValues("clusterset_ip").Set(float64(t.clusterSetIP))
+	serviceImports.WithLabelValues("headless").Set(float64(t.headless))
+	endpointsServed.Set(float64(t.endpoints))
+}

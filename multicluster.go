@@ -1,0 +1,224 @@
+// Package multicluster is a CoreDNS plugin that serves Kubernetes Multi-Cluster
+// Services DNS (KEP-1645) for clusterset.local from ServiceImports and EndpointSlices.
+package multicluster
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/fall"
+	"github.com/coredns/coredns/request"
+
+	"github.com/miekg/dns"
+)
+
+const pluginName = "multicluster"
+
+// dnsSchemaVersion is the MCS DNS specification version (KEP-1645 §2.2).
+const dnsSchemaVersion = "1.0.0"
+
+// MultiCluster is the plugin. Its answers come from an index that the controller
+// keeps up to date; ServeDNS only reads it.
+type MultiCluster struct {
+	Next  plugin.Handler
+	Zones []string
+	Fall  fall.F
+
+	ttl            uint32
+	startupTimeout time.Duration
+	kubeconfig     string
+	kubecontext    string
+
+	index *index
+	ctrl  *controller
+	// zones holds per-zone names that answers reuse, in the order of Zones.
+	zones []zoneNames
+}
+
+// zoneNames are the fixed names of one zone, computed once.
+type zoneNames struct {
+	origin string // "clusterset.local."
+	ns     string // "ns.dns.clusterset.local."
+	mbox   string // "hostmaster.clusterset.local."
+}
+
+// New returns a plugin for zones with default settings and an empty index.
+func New(zones []string) *MultiCluster {
+	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: newIndex()}
+	m.setZones(zones)
+	return m
+}
+
+func (m *MultiCluster) setZones(zones []string) {
+	m.Zones = make([]string, len(zones))
+	m.zones = make([]zoneNames, len(zones))
+	for i, z := range zones {
+		z = strings.ToLower(dns.Fqdn(z))
+		m.Zones[i] = z
+		m.zones[i] = zoneNames{origin: z, ns: "ns.dns." + z, mbox: "hostmaster." + z}
+	}
+}
+
+// Name implements plugin.Handler.
+func (m *MultiCluster) Name() string { return pluginName }
+
+// ServeDNS implements plugin.Handler.
+func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	state := request.Request{W: w, Req: r}
+	qname := state.QName()
+	zi := m.matchZone(qname)
+	if zi < 0 {
+		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+	}
+	qtype := state.QType()
+	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+		// Zone transfers are served by the transfer plugin through Transfer().
+		return dns.RcodeRefused, nil
+	}
+	z := &m.zones[zi]
+	// Names compare case-insensitively; answers keep the query's spelling (0x20).
+	lname := strings.ToLower(qname)
+	res := m.resolve(lname[:len(lname)-len(z.origin)], lname)
+
+	msg := new(dns.Msg)
+	msg.SetReply(r)
+	msg.Authoritative = true
+	switch {
+	case res.version:
+		if qtype == dns.TypeTXT || qtype == dns.TypeANY {
+			msg.Answer = []dns.RR{&dns.TXT{Hdr: header(qname, dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}}}
+		}
+	case res.apex:
+		if qtype == dns.TypeSOA || qtype == dns.TypeANY {
+			soa := m.soa(z)
+			soa.Hdr.Name = qname
+			msg.Answer = append(msg.Answer, soa)
+		}
+		if qtype == dns.TypeNS || qtype == dns.TypeANY {
+			msg.Answer = append(msg.Answer, &dns.NS{Hdr: header(qname, dns.TypeNS, m.ttl), Ns: z.ns})
+		}
+	case res.node != nil:
+		msg.Answer, msg.Extra = m.answer(res, qname, qtype)
+	default:
+		// RFC 2308 §2.1: the name does not exist.
+		if m.Fall.Through(qname) {
+			return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+		}
+		if !m.synced() {
+			// Spec section 3: until the watches have synced an NXDOMAIN may be false.
+			return dns.RcodeServerFailure, nil
+		}
+		msg.Rcode = dns.RcodeNameError
+	}
+	if len(msg.Answer) == 0 {
+		// RFC 2308 §3: NXDOMAIN and NODATA carry the SOA, whose TTL bounds caching.
+		msg.Ns = []dns.RR{m.soa(z)}
+	}
+	w.WriteMsg(msg)
+	return dns.RcodeSuccess, nil
+}
+
+// matchZone returns the index of the longest zone that contains qname, or -1.
+func (m *MultiCluster) matchZone(qname string) int {
+	best := -1
+	for i, z := range m.Zones {
+		if dns.IsSubDomain(z, qname) && (best < 0 || len(z) > len(m.Zones[best])) {
+			best = i
+		}
+	}
+	return best
+}
+
+// resolution is where a query name lands.
+type resolution struct {
+	apex    bool
+	version bool
+	// node is the name's data; nil (with apex and version false) means NXDOMAIN.
+	node *node
+	// base is "<svc>.<ns>.svc.<zone>" in lower case, for SRV targets.
+	base string
+}
+
+// empty is the node of names that exist without data.
+var empty = &node{}
+
+// resolve finds rel, the lower-case query name without the zone ("" for the apex,
+// else ending in "."), in the index. lname is the whole lower-case query name.
+func (m *MultiCluster) resolve(rel, lname string) resolution {
+	switch rel {
+	case "":
+		return resolution{apex: true}
+	case "dns-version.":
+		return resolution{version: true}
+	case "dns.", "ns.dns.", "svc.":
+		// The NS target must never be NXDOMAIN (spec R10); svc.<zone> always exists.
+		return resolution{node: empty}
+	}
+	rest, ok := strings.CutSuffix(rel, ".svc.")
+	if !ok {
+		// pod.<zone> and anything not under svc.<zone> does not exist (spec section 3).
+		return resolution{}
+	}
+	i := strings.LastIndexByte(rest, '.')
+	ns := rest[i+1:]
+	if i < 0 {
+		if m.index.hasNamespace(ns) {
+			return resolution{node: empty}
+		}
+		return resolution{}
+	}
+	rest = rest[:i]
+	j := strings.LastIndexByte(rest, '.')
+	svc, prefix := rest[j+1:], ""
+	if j >= 0 {
+		prefix = rest[:j]
+	}
+	recs := m.index.lookup(ns, svc)
+	if recs == nil {
+		return resolution{}
+	}
+	n := recs.names[prefix]
+	if n == nil {
+		return resolution{}
+	}
+	base := lname
+	if prefix != "" {
+		base = lname[len(prefix)+1:]
+	}
+	return resolution{node: n, base: base}
+}
+
+// answer returns the records of res.node for qtype; both empty means NODATA.
+func (m *MultiCluster) answer(res resolution, qname string, qtype uint16) (ans, extra []dns.RR) {
+	n := res.node
+	if (qtype == dns.TypeA || qtype == dns.TypeANY) && len(n.v4) > 0 {
+		ans = appendA(ans, qname, n.v4, m.ttl)
+	}
+	if (qtype == dns.TypeAAAA || qtype == dns.TypeANY) && len(n.v6) > 0 {
+		ans = appendAAAA(ans, qname, n.v6, m.ttl)
+	}
+	if (qtype == dns.TypeSRV || qtype == dns.TypeANY) && n.srv != nil {
+		ans, extra = appendSRV(ans, extra, qname, res.base, n.srv, m.ttl)
+	}
+	return ans, extra
+}
+
+// soa is the zone's SOA record (spec R10); its minimum is the TTL of negative answers.
+func (m *MultiCluster) soa(z *zoneNames) *dns.SOA {
+	return &dns.SOA{
+		Hdr:     header(z.origin, dns.TypeSOA, m.ttl),
+		Ns:      z.ns,
+		Mbox:    z.mbox,
+		Serial:  m.index.serial.Load(),
+		Refresh: 7200,
+		Retry:   1800,
+		Expire:  86400,
+		Minttl:  m.ttl,
+	}
+}
+
+// synced reports whether the watches have synced, so that a missing name really is
+// missing.
+func (m *MultiCluster) synced() bool { return m.ctrl != nil && m.ctrl.synced() }

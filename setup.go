@@ -1,0 +1,165 @@
+package multicluster
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
+)
+
+var log = clog.NewWithPlugin(pluginName)
+
+const (
+	defaultTTL            = 5
+	maxTTL                = 3600
+	defaultStartupTimeout = 5 * time.Second
+)
+
+func init() { plugin.Register(pluginName, setup) }
+
+func setup(c *caddy.Controller) error {
+	m, err := parse(c)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	c.OnStartup(m.onStartup)
+	c.OnShutdown(m.onShutdown)
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		m.Next = next
+		return m
+	})
+	return nil
+}
+
+// parse reads the multicluster stanza; it does not talk to the API server.
+func parse(c *caddy.Controller) (*MultiCluster, error) {
+	var m *MultiCluster
+	for c.Next() {
+		if m != nil {
+			return nil, plugin.ErrOnce
+		}
+		m = New(plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys))
+		for c.NextBlock() {
+			switch c.Val() {
+			case "kubeconfig":
+				args := c.RemainingArgs()
+				if len(args) != 1 && len(args) != 2 {
+					return nil, c.ArgErr()
+				}
+				m.kubeconfig = args[0]
+				if len(args) == 2 {
+					m.kubecontext = args[1]
+				}
+			case "ttl":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				t, err := strconv.Atoi(args[0])
+				if err != nil {
+					return nil, c.Errf("ttl must be an integer: %q", args[0])
+				}
+				if t < 0 || t > maxTTL {
+					return nil, c.Errf("ttl must be in range [0, %d]: %d", maxTTL, t)
+				}
+				m.ttl = uint32(t)
+			case "fallthrough":
+				m.Fall.SetZonesFromArgs(c.RemainingArgs())
+			case "startup_timeout":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				d, err := time.ParseDuration(args[0])
+				if err != nil {
+					return nil, c.Errf("startup_timeout must be a duration such as 5s: %q", args[0])
+				}
+				if d < 0 {
+					return nil, c.Errf("startup_timeout must not be negative: %s", d)
+				}
+				m.startupTimeout = d
+			default:
+				return nil, c.Errf("unknown property %q", c.Val())
+			}
+		}
+	}
+	if m == nil {
+		return nil, c.ArgErr()
+	}
+	return m, nil
+}
+
+// onStartup connects to the API server and starts the watches, then waits at most
+// startup_timeout for them to sync so the first answers are complete.
+func (m *MultiCluster) onStartup() error {
+	kube, mcs, err := m.clients()
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
+	m.ctrl.start()
+	m.ctrl.waitSettled(m.startupTimeout)
+	return nil
+}
+
+func (m *MultiCluster) onShutdown() error {
+	if m.ctrl != nil {
+		m.ctrl.stop()
+	}
+	return nil
+}
+
+// clients builds the API clients from the kubeconfig, or the in-cluster config.
+func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, error) {
+	var (
+		cfg *rest.Config
+		err error
+	)
+	if m.kubeconfig != "" {
+		rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: m.kubeconfig}
+		overrides := &clientcmd.ConfigOverrides{CurrentContext: m.kubecontext}
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+		if err != nil {
+			return nil, nil, fmt.Errorf("kubeconfig %s: %w", m.kubeconfig, err)
+		}
+	} else {
+		cfg, err = rest.InClusterConfig()
+		if err != nil {
+			return nil, nil, fmt.Errorf("no kubeconfig given and no in-cluster config: %w", err)
+		}
+	}
+	cfg.UserAgent = "coredns-multicluster"
+	// ServiceImports are custom resources and only speak JSON; EndpointSlices also
+	// speak protobuf, which is cheaper to decode on the (re)list of large ClusterSets.
+	kubeCfg := rest.CopyConfig(cfg)
+	kubeCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	kubeCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	kube, err := kubernetes.NewForConfig(kubeCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	mcs, err := mcsclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kube, mcs, nil
+}
+
+// longestZone is the length of the longest zone, which bounds the names the
+// records may hold (RFC 1035 §2.3.4).
+func (m *MultiCluster) longestZone() int {
+	longest := 0
+	for _, z := range m.Zones {
+		longest = max(longest, len(z))
+	}
+	return longest
+}
