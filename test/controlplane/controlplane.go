@@ -12,62 +12,19 @@ package controlplane
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-)
-
-// ModulePath is the root module's path; RepoRoot looks for its go.mod.
-const ModulePath = "github.com/mcs-dns/multicluster"
-
-// Identities in the static token file.
-const (
-	// AdminUserName is the cluster administrator (group system:masters).
-	AdminUserName = "admin"
-	// CoreDNSUserName is the identity CoreDNS runs as: what the coredns ServiceAccount in
-	// kube-system would be. RBAC subjects of kind ServiceAccount (kube-system/coredns) match it,
-	// as do subjects of kind User with this name.
-	CoreDNSUserName = "system:serviceaccount:kube-system:coredns"
-)
-
-// Groups of the two identities.
-var (
-	AdminGroups   = []string{"system:masters", "system:authenticated"}
-	CoreDNSGroups = []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}
 )
 
 // ServiceClusterIPRange is the API server's --service-cluster-ip-range.
 const ServiceClusterIPRange = "10.96.0.0/16"
-
-// ErrBinaryNotFound is returned (wrapped) by Start when etcd or kube-apiserver cannot be found.
-var ErrBinaryNotFound = errors.New("control plane binary not found (run hack/ensure-tools.sh)")
-
-// User selects one of the two identities of the control plane.
-type User string
-
-// The identities, for WriteKubeconfig and Config.
-const (
-	Admin   User = "admin"
-	CoreDNS User = "coredns"
-)
 
 // Options configure Start. The zero value is a valid configuration.
 type Options struct {
@@ -122,30 +79,6 @@ type ControlPlane struct {
 
 	stateMu sync.Mutex
 }
-
-// state is what state.json records, so another program can attach to or stop a detached plane.
-type state struct {
-	Dir            string   `json:"dir"`
-	EtcdBin        string   `json:"etcdBin"`
-	EtcdArgs       []string `json:"etcdArgs"`
-	EtcdPID        int      `json:"etcdPID"`
-	APIServerBin   string   `json:"apiserverBin"`
-	APIServerArgs  []string `json:"apiserverArgs"`
-	APIServerPID   int      `json:"apiserverPID"`
-	EtcdClientPort int      `json:"etcdClientPort"`
-	EtcdPeerPort   int      `json:"etcdPeerPort"`
-	SecurePort     int      `json:"securePort"`
-	AdminToken     string   `json:"adminToken"`
-	CoreDNSToken   string   `json:"corednsToken"`
-}
-
-const (
-	stateFile        = "state.json"
-	etcdPIDFile      = "etcd.pid"
-	apiserverPIDFile = "kube-apiserver.pid"
-	etcdLogFile      = "etcd.log"
-	apiserverLogFile = "kube-apiserver.log"
-)
 
 // Start starts etcd and kube-apiserver, waits until the API server is ready and, unless
 // opts.SkipCRDs, installs the MCS CRDs. On error nothing is left running.
@@ -356,78 +289,6 @@ func (c *ControlPlane) Stop() error {
 	return errors.Join(errs...)
 }
 
-// WaitReady waits until kube-apiserver answers /readyz with 200, at most ReadyTimeout. If a
-// process exits meanwhile it fails at once. Errors carry the tail of the API server's log.
-func (c *ControlPlane) WaitReady(ctx context.Context) error {
-	client := c.probeClient()
-	url := c.Host() + "/readyz"
-	return c.poll(ctx, c.apiserver, func() (bool, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer "+c.adminToken)
-		resp, err := client.Do(req)
-		if err != nil {
-			return false, err.Error()
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-		return resp.StatusCode == http.StatusOK, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, body)
-	})
-}
-
-func (c *ControlPlane) waitEtcd(ctx context.Context) error {
-	client := c.probeClient()
-	url := c.EtcdEndpoint() + "/health"
-	return c.poll(ctx, c.etcd, func() (bool, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := client.Do(req)
-		if err != nil {
-			return false, err.Error()
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"true"`),
-			fmt.Sprintf("HTTP %d: %s", resp.StatusCode, body)
-	})
-}
-
-// poll calls check every 100ms until it succeeds, p exits, ctx ends or the timeout passes.
-func (c *ControlPlane) poll(ctx context.Context, p *process, check func() (bool, string)) error {
-	deadline := time.Now().Add(c.timeout)
-	last := ""
-	for {
-		if gone, werr := p.exited(); gone {
-			return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.name, werr, p.logPath, logTail(p.logPath, 30))
-		}
-		ready, detail := check()
-		if ready {
-			return nil
-		}
-		last = detail
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s (last probe: %s); last lines of %s:\n%s",
-				p.name, c.timeout, last, p.logPath, logTail(p.logPath, 30))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last probe: %s)", p.name, ctx.Err(), last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func (c *ControlPlane) probeClient() *http.Client {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(c.caPEM)
-	return &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{RootCAs: pool},
-			DisableKeepAlives: true, // probes span restarts: never reuse a dead connection
-			Proxy:             nil,
-		},
-	}
-}
-
 // Dir is the work directory (certificates, tokens, logs, PID files, state.json).
 func (c *ControlPlane) Dir() string { return c.dir }
 
@@ -448,21 +309,7 @@ func (c *ControlPlane) CACert() []byte { return c.caPEM }
 // CAFile is the path of CACert on disk.
 func (c *ControlPlane) CAFile() string { return c.path("pki", "ca.crt") }
 
-// AdminToken is the bearer token of AdminUserName (system:masters).
-func (c *ControlPlane) AdminToken() string { return c.adminToken }
-
-// CoreDNSToken is the bearer token of CoreDNSUserName.
-func (c *ControlPlane) CoreDNSToken() string { return c.corednsToken }
-
-// Token returns the bearer token of u.
-func (c *ControlPlane) Token(u User) string {
-	if u == CoreDNS {
-		return c.corednsToken
-	}
-	return c.adminToken
-}
-
-// APIServerLog and EtcdLog are the paths of the processes' logs (appended across restarts).
+// APIServerLog is the path of kube-apiserver's log (appended to across restarts).
 func (c *ControlPlane) APIServerLog() string { return c.apiserver.logPath }
 
 // EtcdLog is the path of etcd's log.
@@ -480,197 +327,8 @@ func (c *ControlPlane) RSS() (etcd, apiserver int64, err error) {
 	return e, a, errors.Join(err1, err2)
 }
 
-// Namespace creates the namespace name; it is not an error if it exists.
-func (c *ControlPlane) Namespace(ctx context.Context, name string) error {
-	cs, err := kubernetes.NewForConfig(c.AdminConfig())
-	if err != nil {
-		return err
-	}
-	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		return nil
-	}
-	return err
-}
-
 func (c *ControlPlane) path(elem ...string) string {
 	return filepath.Join(append([]string{c.dir}, elem...)...)
-}
-
-func (c *ControlPlane) anyRunning() bool {
-	e, _ := c.etcd.exited()
-	a, _ := c.apiserver.exited()
-	return !e || !a
-}
-
-// saveState writes state.json; errors are ignored as it only serves Attach and StopFromPIDFile.
-func (c *ControlPlane) saveState() {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	s := state{
-		Dir:            c.dir,
-		EtcdBin:        c.etcd.bin,
-		EtcdArgs:       c.etcd.args,
-		EtcdPID:        c.etcd.getPID(),
-		APIServerBin:   c.apiserver.bin,
-		APIServerArgs:  c.apiserver.args,
-		APIServerPID:   c.apiserver.getPID(),
-		EtcdClientPort: c.etcdClient,
-		EtcdPeerPort:   c.etcdPeer,
-		SecurePort:     c.securePort,
-		AdminToken:     c.adminToken,
-		CoreDNSToken:   c.corednsToken,
-	}
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return
-	}
-	tmp := c.path(stateFile + ".tmp")
-	if os.WriteFile(tmp, data, 0o600) == nil {
-		_ = os.Rename(tmp, c.path(stateFile))
-	}
-}
-
-// Attach returns the control plane recorded in dir/state.json, typically one started with
-// Options.Detach by another program. Its processes can be stopped and restarted as usual; Stop
-// never removes dir.
-func Attach(dir string) (*ControlPlane, error) {
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if err != nil {
-		return nil, err
-	}
-	var s state
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
-	}
-	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, err
-	}
-	c := &ControlPlane{
-		dir:          dir,
-		timeout:      60 * time.Second,
-		securePort:   s.SecurePort,
-		etcdClient:   s.EtcdClientPort,
-		etcdPeer:     s.EtcdPeerPort,
-		adminToken:   s.AdminToken,
-		corednsToken: s.CoreDNSToken,
-	}
-	if c.caPEM, err = os.ReadFile(c.CAFile()); err != nil {
-		return nil, err
-	}
-	c.etcd = &process{name: "etcd", bin: s.EtcdBin, args: s.EtcdArgs, pid: s.EtcdPID,
-		logPath: c.path(etcdLogFile), pidPath: c.path(etcdPIDFile), detach: true}
-	c.apiserver = &process{name: "kube-apiserver", bin: s.APIServerBin, args: s.APIServerArgs, pid: s.APIServerPID,
-		logPath: c.path(apiserverLogFile), pidPath: c.path(apiserverPIDFile), detach: true}
-	return c, nil
-}
-
-// StopFromPIDFile stops the control plane recorded in dir (see Options.Detach). It is not an
-// error if none is recorded or it is already gone.
-func StopFromPIDFile(dir string) error {
-	c, err := Attach(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return c.Stop()
-}
-
-// RepoRoot finds the root of the repository: the nearest directory, from the working directory
-// up, whose go.mod declares ModulePath.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && modulePath(data) == ModulePath {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod of module %s above the working directory", ModulePath)
-		}
-		dir = parent
-	}
-}
-
-func modulePath(gomod []byte) string {
-	for _, line := range strings.Split(string(gomod), "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module"); ok {
-			return strings.Trim(strings.TrimSpace(rest), `"`)
-		}
-	}
-	return ""
-}
-
-// findBinaries resolves the kube-apiserver and etcd binaries as documented on Options. A binary
-// named explicitly (option or environment) must exist: there is no fallback past it.
-func findBinaries(o Options) (apiserver, etcd string, err error) {
-	binDir := o.BinDir
-	if binDir == "" {
-		if root, err := RepoRoot(); err == nil {
-			binDir = filepath.Join(root, ".cache", "bin")
-		}
-	}
-	inBinDir := func(name string) string {
-		if binDir == "" {
-			return ""
-		}
-		return filepath.Join(binDir, name)
-	}
-
-	var candidates []string
-	switch {
-	case o.KubeAPIServer != "":
-		candidates = []string{o.KubeAPIServer}
-	case os.Getenv("MCS_KUBE_APISERVER_BIN") != "":
-		candidates = []string{os.Getenv("MCS_KUBE_APISERVER_BIN")}
-	default:
-		// No PATH fallback for kube-apiserver: a stray one of another version would be used silently.
-		candidates = []string{inBinDir("kube-apiserver")}
-	}
-	var missing []string
-	if apiserver = executable(candidates); apiserver == "" {
-		missing = append(missing, fmt.Sprintf("kube-apiserver (looked at %q)", candidates))
-	}
-
-	switch {
-	case o.Etcd != "":
-		candidates = []string{o.Etcd}
-	case os.Getenv("MCS_ETCD_BIN") != "":
-		candidates = []string{os.Getenv("MCS_ETCD_BIN")}
-	default:
-		onPath, _ := exec.LookPath("etcd")
-		candidates = []string{inBinDir("etcd"), onPath}
-	}
-	if etcd = executable(candidates); etcd == "" {
-		missing = append(missing, fmt.Sprintf("etcd (looked at %q and PATH)", candidates))
-	}
-
-	if len(missing) > 0 {
-		return "", "", fmt.Errorf("%w: %s", ErrBinaryNotFound, strings.Join(missing, "; "))
-	}
-	return apiserver, etcd, nil
-}
-
-// executable returns the absolute path of the first candidate that is an executable file.
-func executable(candidates []string) string {
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			if abs, err := filepath.Abs(c); err == nil {
-				return abs
-			}
-			return c
-		}
-	}
-	return ""
 }
 
 // freePorts returns n distinct TCP ports that were free on 127.0.0.1 a moment ago.
@@ -692,23 +350,3 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
-
-// Config returns a client configuration for u.
-func (c *ControlPlane) Config(u User) *rest.Config {
-	cfg := &rest.Config{
-		Host:            c.Host(),
-		BearerToken:     c.Token(u),
-		TLSClientConfig: rest.TLSClientConfig{CAData: append([]byte(nil), c.caPEM...)},
-	}
-	if u == Admin {
-		// Test set-up creates many objects quickly; client-go's default 5 QPS would throttle it.
-		cfg.QPS, cfg.Burst = 500, 1000
-	}
-	return cfg
-}
-
-// AdminConfig is a client configuration for AdminUserName (system:masters).
-func (c *ControlPlane) AdminConfig() *rest.Config { return c.Config(Admin) }
-
-// CoreDNSConfig is a client configuration for CoreDNSUserName, with client-go's default limits.
-func (c *ControlPlane) CoreDNSConfig() *rest.Config { return c.Config(CoreDNS) }
