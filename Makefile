@@ -13,7 +13,7 @@ coredns:
 	@mkdir -p $(BIN)
 	@echo "==> building $(BIN)/coredns (CoreDNS with all standard plugins + multicluster; about 3 minutes the first time)"
 	cd coredns && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/coredns .
-	@./$(BIN)/coredns -plugins | grep -q dns.multicluster && echo "==> $(BIN)/coredns lists dns.multicluster"
+	@./$(BIN)/coredns -plugins | grep -q "dns\.multicluster" && echo "==> $(BIN)/coredns lists dns.multicluster"
 
 # Every test: unit tests (race detector), then the end-to-end suite against a real
 # kube-apiserver + etcd, the built CoreDNS and dig.
@@ -22,7 +22,7 @@ test: unit e2e
 unit:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
-	cd coredns && $(GO) vet ./...
+	cd coredns && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 tools:
 	./hack/ensure-tools.sh

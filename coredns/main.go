@@ -4,8 +4,12 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 
+	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	_ "github.com/coredns/coredns/core/plugin" // CoreDNS's standard plugins.
 	"github.com/coredns/coredns/coremain"
@@ -21,5 +25,28 @@ func init() {
 }
 
 func main() {
+	if slices.Contains(os.Args[1:], "-plugins") || slices.Contains(os.Args[1:], "--plugins") {
+		fmt.Print(describePlugins())
+		os.Exit(0)
+	}
 	coremain.Run()
+}
+
+// describePlugins lists the plugins with their server type, the way CoreDNS printed
+// them before v1.14 ("dns.multicluster"), so scripts can tell which server type a
+// plugin belongs to.
+func describePlugins() string {
+	var b strings.Builder
+	for _, section := range []struct{ title, key string }{
+		{"Server types", "server_types"},
+		{"Caddyfile loaders", "caddyfile_loaders"},
+		{"Other plugins", "others"},
+	} {
+		fmt.Fprintf(&b, "%s:\n", section.title)
+		for _, name := range caddy.ListPlugins()[section.key] {
+			fmt.Fprintf(&b, "  %s\n", name)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
