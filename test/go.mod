@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	// The plugin itself (replaced by the working tree below), for suites that import it.
 	github.com/mcs-dns/multicluster v0.0.0
+	github.com/miekg/dns v1.1.73
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	k8s.io/client-go v0.37.2
