@@ -2,6 +2,7 @@ package multicluster
 
 import (
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -19,6 +20,7 @@ func header(owner string, rrtype uint16, ttl uint32) dns.RR_Header {
 // appendA appends one A record per packed IPv4 address in v4.
 func appendA(out []dns.RR, owner string, v4 []byte, ttl uint32) []dns.RR {
 	recs := make([]dns.A, len(v4)/net.IPv4len)
+	out = slices.Grow(out, len(recs))
 	for i := range recs {
 		o := i * net.IPv4len
 		recs[i] = dns.A{Hdr: header(owner, dns.TypeA, ttl), A: net.IP(v4[o : o+net.IPv4len : o+net.IPv4len])}
@@ -30,6 +32,7 @@ func appendA(out []dns.RR, owner string, v4 []byte, ttl uint32) []dns.RR {
 // appendAAAA appends one AAAA record per packed IPv6 address in v6.
 func appendAAAA(out []dns.RR, owner string, v6 []byte, ttl uint32) []dns.RR {
 	recs := make([]dns.AAAA, len(v6)/net.IPv6len)
+	out = slices.Grow(out, len(recs))
 	for i := range recs {
 		o := i * net.IPv6len
 		recs[i] = dns.AAAA{Hdr: header(owner, dns.TypeAAAA, ttl), AAAA: net.IP(v6[o : o+net.IPv6len : o+net.IPv6len])}
@@ -48,13 +51,29 @@ func appendSRV(out, extra []dns.RR, owner, base string, set *srvSet, ttl uint32)
 		weight = 1
 	}
 	recs := make([]dns.SRV, len(set.recs))
+	out = slices.Grow(out, len(recs))
 	for i, r := range set.recs {
 		recs[i] = dns.SRV{Hdr: header(owner, dns.TypeSRV, ttl), Priority: 0, Weight: weight, Port: r.port, Target: targets[i]}
 		out = append(out, &recs[i])
 	}
+	// One backing array per family for all targets' addresses.
+	n4, n6 := 0, 0
 	for _, t := range set.extra {
-		extra = appendA(extra, targets[t.rec], t.v4, ttl)
-		extra = appendAAAA(extra, targets[t.rec], t.v6, ttl)
+		n4 += len(t.v4) / net.IPv4len
+		n6 += len(t.v6) / net.IPv6len
+	}
+	a := make([]dns.A, 0, n4)
+	aaaa := make([]dns.AAAA, 0, n6)
+	extra = slices.Grow(extra, n4+n6)
+	for _, t := range set.extra {
+		for o := 0; o < len(t.v4); o += net.IPv4len {
+			a = append(a, dns.A{Hdr: header(targets[t.rec], dns.TypeA, ttl), A: net.IP(t.v4[o : o+net.IPv4len : o+net.IPv4len])})
+			extra = append(extra, &a[len(a)-1])
+		}
+		for o := 0; o < len(t.v6); o += net.IPv6len {
+			aaaa = append(aaaa, dns.AAAA{Hdr: header(targets[t.rec], dns.TypeAAAA, ttl), AAAA: net.IP(t.v6[o : o+net.IPv6len : o+net.IPv6len])})
+			extra = append(extra, &aaaa[len(aaaa)-1])
+		}
 	}
 	return out, extra
 }

@@ -68,7 +68,9 @@ func (m *MultiCluster) Name() string { return pluginName }
 func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
 	qname := state.QName()
-	zi := m.matchZone(qname)
+	// Names compare case-insensitively; answers keep the query's spelling (0x20).
+	lname := strings.ToLower(qname)
+	zi := m.matchZone(lname)
 	if zi < 0 {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
@@ -78,8 +80,6 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		return dns.RcodeRefused, nil
 	}
 	z := &m.zones[zi]
-	// Names compare case-insensitively; answers keep the query's spelling (0x20).
-	lname := strings.ToLower(qname)
 	res := m.resolve(lname[:len(lname)-len(z.origin)], lname)
 
 	msg := new(dns.Msg)
@@ -120,11 +120,18 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	return dns.RcodeSuccess, nil
 }
 
-// matchZone returns the index of the longest zone that contains qname, or -1.
-func (m *MultiCluster) matchZone(qname string) int {
+// matchZone returns the index of the longest zone that contains lname (a lower-case
+// FQDN), or -1. A plain suffix test on label boundaries: no allocation.
+func (m *MultiCluster) matchZone(lname string) int {
 	best := -1
 	for i, z := range m.Zones {
-		if dns.IsSubDomain(z, qname) && (best < 0 || len(z) > len(m.Zones[best])) {
+		if !strings.HasSuffix(lname, z) {
+			continue
+		}
+		if n := len(lname) - len(z); n > 0 && lname[n-1] != '.' && z != "." {
+			continue
+		}
+		if best < 0 || len(z) > len(m.Zones[best]) {
 			best = i
 		}
 	}

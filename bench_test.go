@@ -1,0 +1,110 @@
+package multicluster
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/miekg/dns"
+	discovery "k8s.io/api/discovery/v1"
+)
+
+// benchWriter discards replies, so the benchmarks measure ServeDNS alone.
+type benchWriter struct{ test.ResponseWriter }
+
+func (benchWriter) WriteMsg(*dns.Msg) error { return nil }
+
+// benchPlugin serves a ClusterSet of services ClusterSetIP services plus headless
+// services with 10 and 100 endpoints across 5 clusters, and a dual-stack service.
+func benchPlugin(b *testing.B, services int) *MultiCluster {
+	b.Helper()
+	m := syncedPlugin()
+	var objs []any
+	for i := range services {
+		objs = append(objs, clusterSetIP(fmt.Sprintf("ns%d", i%100), fmt.Sprintf("svc%d", i),
+			[]string{fmt.Sprintf("10.%d.%d.%d", 100+i/65536, i/256%256, i%256)}, families(v4), sp("http", tcp, 80)))
+	}
+	objs = append(objs, clusterSetIP("bench", "dual", []string{"10.0.0.1", "fd00::1"}, families(v4, v6), sp("http", tcp, 80)))
+	for _, n := range []int{10, 100} {
+		name := fmt.Sprintf("hl%d", n)
+		objs = append(objs, headlessImport("bench", name, families(v4), sp("http", tcp, 80)))
+		for c := range 5 {
+			eps := make([]ep, 0, n/5)
+			for e := range n / 5 {
+				eps = append(eps, ready(fmt.Sprintf("pod-%d", e), fmt.Sprintf("10.%d.%d.%d", 200+n/100, c, e+1)))
+			}
+			objs = append(objs, slice("bench", fmt.Sprintf("%s-c%d", name, c), name, fmt.Sprintf("cluster%d", c),
+				discovery.AddressTypeIPv4, []epPort{{"http", tcp, 8080}}, eps...))
+		}
+	}
+	load(b, m, objs...)
+	return m
+}
+
+func BenchmarkServeDNS(b *testing.B) {
+	m := benchPlugin(b, 10000)
+	cases := []struct {
+		name  string
+		qname string
+		qtype uint16
+	}{
+		{"ClusterSetIP_A", "svc42.ns42.svc.clusterset.local.", dns.TypeA},
+		{"DualStack_AAAA", "dual.bench.svc.clusterset.local.", dns.TypeAAAA},
+		{"Headless_A_10", "hl10.bench.svc.clusterset.local.", dns.TypeA},
+		{"Headless_A_100", "hl100.bench.svc.clusterset.local.", dns.TypeA},
+		{"Endpoint_A", "pod-3.cluster2.hl100.bench.svc.clusterset.local.", dns.TypeA},
+		{"ClusterSetIP_SRV", "_http._tcp.svc42.ns42.svc.clusterset.local.", dns.TypeSRV},
+		{"Headless_SRV_10", "_http._tcp.hl10.bench.svc.clusterset.local.", dns.TypeSRV},
+		{"Headless_SRV_100", "_http._tcp.hl100.bench.svc.clusterset.local.", dns.TypeSRV},
+		{"NXDOMAIN", "nope.ns42.svc.clusterset.local.", dns.TypeA},
+		{"MixedCase_A", "SVC42.Ns42.svc.ClusterSet.local.", dns.TypeA},
+	}
+	ctx := context.Background()
+	for _, c := range cases {
+		r := new(dns.Msg)
+		r.SetQuestion(c.qname, c.qtype)
+		w := &benchWriter{}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m.ServeDNS(ctx, w, r)
+			}
+		})
+	}
+}
+
+// BenchmarkUpdate measures the update path: one EndpointSlice of a 100-endpoint
+// headless service changes in a store of 10,000 services; the service is rebuilt and
+// swapped in.
+func BenchmarkUpdate(b *testing.B) {
+	m := benchPlugin(b, 10000)
+	tr, _ := transformImport(headlessImport("bench", "hl100", families(v4), sp("http", tcp, 80)))
+	si := tr.(*serviceImport)
+	var eps []*endpointSlice
+	for c := range 5 {
+		list := make([]ep, 0, 20)
+		for e := range 20 {
+			list = append(list, ready(fmt.Sprintf("pod-%d", e), fmt.Sprintf("10.201.%d.%d", c, e+1)))
+		}
+		s, _ := transformSlice(slice("bench", fmt.Sprintf("hl100-c%d", c), "hl100", fmt.Sprintf("cluster%d", c),
+			discovery.AddressTypeIPv4, []epPort{{"http", tcp, 8080}}, list...))
+		eps = append(eps, s.(*endpointSlice))
+	}
+	k := serviceKey{"bench", "hl100"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		// Alternate one endpoint's address so every publish is a real change.
+		i++
+		changed := *eps[0]
+		changed.endpoints = append([]endpoint(nil), eps[0].endpoints...)
+		changed.endpoints[0].addr = changed.endpoints[0].addr.Next()
+		if i%2 == 0 {
+			changed.endpoints[0] = eps[0].endpoints[0]
+		}
+		all := append([]*endpointSlice{&changed}, eps[1:]...)
+		m.index.publish(k, build(si, all, m.longestZone(), func(string, string) {}))
+	}
+}
