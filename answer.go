@@ -41,70 +41,89 @@ func appendAAAA(out []dns.RR, owner string, v6 []byte, ttl uint32) []dns.RR {
 	return out
 }
 
-// appendSRV appends the SRV records of set with the given owner, and the targets'
-// addresses to extra. base is the service's full name ("<svc>.<ns>.svc.<zone>"),
-// which relative targets are completed with.
-func appendSRV(out, extra []dns.RR, owner, base string, set *srvSet, ttl uint32) ([]dns.RR, []dns.RR) {
-	targets := fullNames(set.recs, base)
+// appendSRV appends the SRV records of set with the given owner, and, when extra is
+// wanted, the targets' addresses to extra (spec R3, R7). base is the service's full
+// name ("<svc>.<ns>.svc.<zone>"), which targets are completed with.
+func appendSRV(out, extra []dns.RR, owner, base string, r *records, set *srvSet, ttl uint32, withExtra bool) ([]dns.RR, []dns.RR) {
+	targets := targetNames(r, set, base)
 	weight := uint16(100 / len(set.recs))
 	if weight == 0 {
 		weight = 1
 	}
 	recs := make([]dns.SRV, len(set.recs))
 	out = slices.Grow(out, len(recs))
-	for i, r := range set.recs {
-		recs[i] = dns.SRV{Hdr: header(owner, dns.TypeSRV, ttl), Priority: 0, Weight: weight, Port: r.port, Target: targets[i]}
+	for i, rec := range set.recs {
+		recs[i] = dns.SRV{Hdr: header(owner, dns.TypeSRV, ttl), Priority: 0, Weight: weight, Port: rec.port, Target: targets[i]}
 		out = append(out, &recs[i])
 	}
-	// One backing array per family for all targets' addresses.
+	if !withExtra {
+		return out, extra
+	}
+	// Records of one target are adjacent (srvSet order): add each target's addresses
+	// once, in one backing array per family.
 	n4, n6 := 0, 0
-	for _, t := range set.extra {
-		n4 += len(t.v4) / net.IPv4len
-		n6 += len(t.v6) / net.IPv6len
+	for i, rec := range set.recs {
+		if i == 0 || rec.target != set.recs[i-1].target {
+			v4, v6 := r.targetAddrs(rec.target)
+			n4 += len(v4) / net.IPv4len
+			n6 += len(v6) / net.IPv6len
+		}
 	}
 	a := make([]dns.A, 0, n4)
 	aaaa := make([]dns.AAAA, 0, n6)
 	extra = slices.Grow(extra, n4+n6)
-	for _, t := range set.extra {
-		for o := 0; o < len(t.v4); o += net.IPv4len {
-			a = append(a, dns.A{Hdr: header(targets[t.rec], dns.TypeA, ttl), A: net.IP(t.v4[o : o+net.IPv4len : o+net.IPv4len])})
+	for i, rec := range set.recs {
+		if i > 0 && rec.target == set.recs[i-1].target {
+			continue
+		}
+		v4, v6 := r.targetAddrs(rec.target)
+		for o := 0; o < len(v4); o += net.IPv4len {
+			a = append(a, dns.A{Hdr: header(targets[i], dns.TypeA, ttl), A: net.IP(v4[o : o+net.IPv4len : o+net.IPv4len])})
 			extra = append(extra, &a[len(a)-1])
 		}
-		for o := 0; o < len(t.v6); o += net.IPv6len {
-			aaaa = append(aaaa, dns.AAAA{Hdr: header(targets[t.rec], dns.TypeAAAA, ttl), AAAA: net.IP(t.v6[o : o+net.IPv6len : o+net.IPv6len])})
+		for o := 0; o < len(v6); o += net.IPv6len {
+			aaaa = append(aaaa, dns.AAAA{Hdr: header(targets[i], dns.TypeAAAA, ttl), AAAA: net.IP(v6[o : o+net.IPv6len : o+net.IPv6len])})
 			extra = append(extra, &aaaa[len(aaaa)-1])
 		}
 	}
 	return out, extra
 }
 
-// fullNames completes the relative targets of recs with base, in recs order. The names
-// share one string, so an SRV answer over a hundred endpoints allocates once for them.
-func fullNames(recs []srvRec, base string) []string {
+// targetNames returns the full target name of every record of set, in order. The
+// names share one string, so an SRV answer over a hundred endpoints allocates once
+// for them.
+func targetNames(r *records, set *srvSet, base string) []string {
 	size := 0
-	for _, r := range recs {
-		if r.target != "" {
-			size += len(r.target) + 1 + len(base)
+	for i, rec := range set.recs {
+		if rec.target != serviceTarget && (i == 0 || rec.target != set.recs[i-1].target) {
+			n := r.names[rec.target]
+			size += len(n.host) + 1 + len(n.cluster) + 1 + len(base)
 		}
 	}
 	var b strings.Builder
 	b.Grow(size)
-	ends := make([]int, len(recs))
-	for i, r := range recs {
-		if r.target != "" {
-			b.WriteString(r.target)
+	ends := make([]int, len(set.recs))
+	for i, rec := range set.recs {
+		if rec.target != serviceTarget && (i == 0 || rec.target != set.recs[i-1].target) {
+			n := r.names[rec.target]
+			b.WriteString(n.host)
+			b.WriteByte('.')
+			b.WriteString(n.cluster)
 			b.WriteByte('.')
 			b.WriteString(base)
 		}
 		ends[i] = b.Len()
 	}
 	all := b.String()
-	names := make([]string, len(recs))
+	names := make([]string, len(set.recs))
 	start := 0
-	for i, r := range recs {
-		if r.target == "" {
+	for i, rec := range set.recs {
+		switch {
+		case rec.target == serviceTarget:
 			names[i] = base
-		} else {
+		case i > 0 && rec.target == set.recs[i-1].target:
+			names[i] = names[i-1]
+		default:
 			names[i] = all[start:ends[i]]
 		}
 		start = ends[i]

@@ -99,8 +99,8 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		if qtype == dns.TypeNS || qtype == dns.TypeANY {
 			msg.Answer = append(msg.Answer, &dns.NS{Hdr: header(qname, dns.TypeNS, m.ttl), Ns: z.ns})
 		}
-	case res.node != nil:
-		msg.Answer, msg.Extra = m.answer(res, qname, qtype)
+	case res.exists:
+		msg.Answer, msg.Extra = m.answer(res, qname, qtype, true)
 	default:
 		// RFC 2308 §2.1: the name does not exist.
 		if m.Fall.Through(qname) {
@@ -142,26 +142,27 @@ func (m *MultiCluster) matchZone(lname string) int {
 type resolution struct {
 	apex    bool
 	version bool
-	// node is the name's data; nil (with apex and version false) means NXDOMAIN.
-	node *node
-	// base is "<svc>.<ns>.svc.<zone>" in lower case, for SRV targets.
+	// exists is false for names that do not exist (NXDOMAIN).
+	exists bool
+	// v4, v6 and srv are the name's data; all empty for names without data.
+	v4, v6 []byte
+	srv    *srvSet
+	// recs and base ("<svc>.<ns>.svc.<zone>", lower case) complete SRV targets.
+	recs *records
 	base string
 }
-
-// empty is the node of names that exist without data.
-var empty = &node{}
 
 // resolve finds rel, the lower-case query name without the zone ("" for the apex,
 // else ending in "."), in the index. lname is the whole lower-case query name.
 func (m *MultiCluster) resolve(rel, lname string) resolution {
 	switch rel {
 	case "":
-		return resolution{apex: true}
+		return resolution{apex: true, exists: true}
 	case "dns-version.":
-		return resolution{version: true}
+		return resolution{version: true, exists: true}
 	case "dns.", "ns.dns.", "svc.":
 		// The NS target must never be NXDOMAIN (spec R10); svc.<zone> always exists.
-		return resolution{node: empty}
+		return resolution{exists: true}
 	}
 	rest, ok := strings.CutSuffix(rel, ".svc.")
 	if !ok {
@@ -171,10 +172,7 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 	i := strings.LastIndexByte(rest, '.')
 	ns := rest[i+1:]
 	if i < 0 {
-		if m.index.hasNamespace(ns) {
-			return resolution{node: empty}
-		}
-		return resolution{}
+		return resolution{exists: m.index.hasNamespace(ns)}
 	}
 	rest = rest[:i]
 	j := strings.LastIndexByte(rest, '.')
@@ -182,32 +180,46 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 	if j >= 0 {
 		prefix = rest[:j]
 	}
-	recs := m.index.lookup(ns, svc)
-	if recs == nil {
+	r := m.index.lookup(ns, svc)
+	if r == nil || !r.exists {
 		return resolution{}
 	}
-	n := recs.names[prefix]
-	if n == nil {
-		return resolution{}
-	}
-	base := lname
+	res := resolution{recs: r, base: lname}
 	if prefix != "" {
-		base = lname[len(prefix)+1:]
+		res.base = lname[len(prefix)+1:]
 	}
-	return resolution{node: n, base: base}
+	switch {
+	case prefix == "":
+		res.exists, res.v4, res.v6, res.srv = true, r.v4, r.v6, r.srv
+	case prefix[0] == '_':
+		if set := r.lookupPort(prefix); set != nil {
+			res.exists, res.srv = true, set
+		} else {
+			res.exists = r.isENT(prefix)
+		}
+	default:
+		host, cluster, _ := strings.Cut(prefix, ".")
+		if n, ok := r.lookupName(host, cluster); ok {
+			res.exists = true
+			res.v4, res.v6 = r.nameAddrs(n)
+		} else {
+			res.exists = r.isENT(prefix)
+		}
+	}
+	return res
 }
 
-// answer returns the records of res.node for qtype; both empty means NODATA.
-func (m *MultiCluster) answer(res resolution, qname string, qtype uint16) (ans, extra []dns.RR) {
-	n := res.node
-	if (qtype == dns.TypeA || qtype == dns.TypeANY) && len(n.v4) > 0 {
-		ans = appendA(ans, qname, n.v4, m.ttl)
+// answer returns the records of res for qtype; both empty means NODATA. The
+// additional section carries SRV targets' addresses (spec R3, R7).
+func (m *MultiCluster) answer(res resolution, qname string, qtype uint16, withExtra bool) (ans, extra []dns.RR) {
+	if (qtype == dns.TypeA || qtype == dns.TypeANY) && len(res.v4) > 0 {
+		ans = appendA(ans, qname, res.v4, m.ttl)
 	}
-	if (qtype == dns.TypeAAAA || qtype == dns.TypeANY) && len(n.v6) > 0 {
-		ans = appendAAAA(ans, qname, n.v6, m.ttl)
+	if (qtype == dns.TypeAAAA || qtype == dns.TypeANY) && len(res.v6) > 0 {
+		ans = appendAAAA(ans, qname, res.v6, m.ttl)
 	}
-	if (qtype == dns.TypeSRV || qtype == dns.TypeANY) && n.srv != nil {
-		ans, extra = appendSRV(ans, extra, qname, res.base, n.srv, m.ttl)
+	if (qtype == dns.TypeSRV || qtype == dns.TypeANY) && res.srv != nil {
+		ans, extra = appendSRV(ans, extra, qname, res.base, res.recs, res.srv, m.ttl, withExtra)
 	}
 	return ans, extra
 }

@@ -1,21 +1,38 @@
 package multicluster
 
 import (
+	"cmp"
+	"encoding/binary"
 	"hash/fnv"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 )
 
-// records are the DNS names of one imported service, built when its ServiceImport or
+// records are the DNS data of one imported service, built when its ServiceImport or
 // one of its EndpointSlices changes and never modified afterwards: queries read them
-// without locks. Names are relative to "<svc>.<ns>.svc.<zone>" and lower case: ""
-// is the service name itself, "_http._tcp" a named-port SRV name, "web-0.east" a
-// per-endpoint name, "east" the empty non-terminal above it. Zone-independent, so
-// one copy serves every zone of the plugin.
+// without locks. Everything is relative to "<svc>.<ns>.svc.<zone>" and zone-free, so
+// one copy serves every zone. The layout is compact on purpose: a headless service's
+// records cost a few dozen bytes per endpoint (strings are shared with the informer
+// store, addresses are packed), see BENCHMARKS.md.
 type records struct {
-	names map[string]*node
+	// v4 and v6 are the service name's packed addresses (4 and 16 bytes each):
+	// the VIPs of a ClusterSetIP service, the ready endpoints of a headless one.
+	v4, v6 []byte
+	// srv is the SRV RRset of the service name (spec R4, R8), nil when empty.
+	srv *srvSet
+	// ports are the "_<port>._<proto>" SRV names (spec R3, R7), sorted by name.
+	ports []portSRV
+	// names are the per-endpoint names "<hostname>.<clusterid>" (spec R6), sorted.
+	names []endpointName
+	// addrs holds the packed addresses of names.
+	addrs []byte
+	// ents are the empty non-terminals below the service name ("_tcp", cluster ids and
+	// their parent labels): they exist without data (RFC 8020; spec R9). Sorted.
+	ents []string
+	// exists is false for a headless service without ready endpoints: the service
+	// name does not exist (spec R5), though its namespace does.
+	exists bool
 	// digest identifies the answers; a rebuild with the same digest does not move
 	// the SOA serial.
 	digest uint64
@@ -24,107 +41,97 @@ type records struct {
 	headless  bool
 }
 
-// node holds the data of one name. A node with no data is an empty non-terminal:
-// it exists (NODATA, RFC 8020) but answers nothing.
-type node struct {
-	// v4 and v6 are packed addresses (4 and 16 bytes each); answers slice them into
-	// net.IP without allocating.
-	v4, v6 []byte
-	srv    *srvSet
+// endpointName is one per-endpoint name and where its addresses are in addrs: n4 IPv4
+// addresses then n6 IPv6 addresses from off. Several endpoints may share a name.
+type endpointName struct {
+	host, cluster string
+	off           uint32
+	n4, n6        uint16
 }
 
-// srvSet is the SRV RRset of a name plus the addresses of its targets, which go in
-// the additional section (spec R3, R7).
+// portSRV is a named-port SRV name and its records.
+type portSRV struct {
+	name string // "_http._tcp"
+	set  *srvSet
+}
+
+// srvSet is an SRV RRset, sorted by target then port so that records with the same
+// target are adjacent.
 type srvSet struct {
 	recs []srvRec
-	// extra lists, per target, the addresses for the additional section, in the order
-	// the targets first appear in recs.
-	extra []srvTarget
 }
 
-// srvRec is one SRV record; target is relative like the names of records.
+// srvRec is one SRV record: its target is names[target], or the service name itself
+// when target is -1.
 type srvRec struct {
-	target string
+	target int32
 	port   uint16
 }
 
-// srvTarget is the packed addresses of the target of recs[rec].
-type srvTarget struct {
-	rec    int
-	v4, v6 []byte
-}
+const serviceTarget = -1
 
 // build turns a ServiceImport and the EndpointSlices labelled with its name into the
 // service's records (spec section 2). It returns nil when there is no ServiceImport:
 // only ServiceImports create names (spec section 3). zoneLen is the length of the
-// longest zone, used to drop names that would not fit in DNS.
-// Skipped values are reported through logSkip.
+// longest zone, used to drop names that would not fit in DNS. Skipped values are
+// reported through logSkip.
 func build(si *serviceImport, eps []*endpointSlice, zoneLen int, logSkip func(reason, detail string)) *records {
 	if si == nil {
 		return nil
 	}
-	b := &builder{
-		r:     &records{names: map[string]*node{}, headless: si.headless},
-		addrs: map[*node]map[netip.Addr]struct{}{},
-		srvs:  map[*node]map[srvRec]struct{}{},
-	}
+	r := &records{headless: si.headless, exists: true}
 	if si.headless {
 		// The longest suffix a per-endpoint name gets: ".<svc>.<ns>.svc.<zone>".
 		maxSuffix := 1 + len(si.name) + 1 + len(si.namespace) + len(".svc.") + zoneLen
-		b.headless(si, eps, maxSuffix, logSkip)
+		buildHeadless(r, si, eps, maxSuffix, logSkip)
 	} else {
-		b.clusterSetIP(si)
+		buildClusterSetIP(r, si)
 	}
-	b.fillSRVExtra()
-	b.r.digest = b.r.hash()
-	return b.r
+	r.digest = r.hash()
+	return r
 }
 
-// builder keeps the sets that de-duplicate records while building (RFC 2181 §5: an
-// RRset is a set), so large services build in linear time.
-type builder struct {
-	r     *records
-	addrs map[*node]map[netip.Addr]struct{}
-	srvs  map[*node]map[srvRec]struct{}
-}
-
-// clusterSetIP: the VIPs (R2), one SRV per named port (R3), and one SRV per distinct
-// port number at the service name (R4). Endpoints are not published.
-func (b *builder) clusterSetIP(si *serviceImport) {
-	svc := b.node("")
+// buildClusterSetIP: the VIPs (R2), one SRV per named port (R3), and one SRV per
+// distinct port number at the service name (R4). Endpoints are not published.
+func buildClusterSetIP(r *records, si *serviceImport) {
+	var addrs []netip.Addr
 	for _, a := range si.ips {
-		if familyOf(a)&si.families != 0 {
-			b.addAddr(svc, a)
+		if familyOf(a)&si.families != 0 && !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
 		}
 	}
+	r.v4, r.v6 = pack(addrs)
+	var bare []srvRec
+	named := map[string][]srvRec{}
 	for _, p := range si.ports {
-		rec := srvRec{target: "", port: p.port}
-		b.addSRV("", rec)
+		rec := srvRec{target: serviceTarget, port: p.port}
+		bare = append(bare, rec)
 		if p.name != "" {
-			b.addSRV(srvName(p), rec)
+			named[srvName(p)] = append(named[srvName(p)], rec)
 		}
 	}
+	r.srv = newSRVSet(bare)
+	r.setPorts(named)
 }
 
-// headless: the ready endpoint addresses (R5), per-endpoint names with the cluster id
-// (R6), their named-port SRVs (R7) and the bare-name SRVs (R8).
-func (b *builder) headless(si *serviceImport, eps []*endpointSlice, maxSuffix int, logSkip func(reason, detail string)) {
-	// A stable order makes answers and AXFR deterministic whatever order the informer
-	// lists the slices in.
-	eps = slices.Clone(eps)
-	slices.SortFunc(eps, func(a, c *endpointSlice) int {
-		if d := strings.Compare(a.cluster, c.cluster); d != 0 {
-			return d
-		}
-		return strings.Compare(a.name, c.name)
-	})
-	svc := b.node("")
+// candidate is one ready endpoint address with a per-endpoint name, while building.
+type candidate struct {
+	host, cluster string
+	addr          netip.Addr
+	ports         []port
+}
+
+// buildHeadless: the ready endpoint addresses (R5), per-endpoint names with the
+// cluster id (R6), their named-port SRVs (R7) and the bare-name SRVs (R8).
+func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffix int, logSkip func(reason, detail string)) {
+	var all []netip.Addr
+	var cands []candidate
 	for _, s := range eps {
 		if s.family&si.families == 0 {
 			continue
 		}
 		for _, e := range s.endpoints {
-			b.addAddr(svc, e.addr)
+			all = append(all, e.addr)
 			if s.cluster == "" {
 				// Spec §1: without a source cluster the address serves the service
 				// name only; the controller logs the slice.
@@ -134,30 +141,102 @@ func (b *builder) headless(si *serviceImport, eps []*endpointSlice, maxSuffix in
 			if host == "" {
 				host = addrHostname(e.addr)
 			}
-			name := host + "." + s.cluster
-			if len(name)+maxSuffix > 254 || !fitsDNS(name+".") {
-				logSkip(reasonLongName, name)
+			if n := len(host) + 1 + len(s.cluster); n+maxSuffix > 254 || !fitsDNS(host+"."+s.cluster+".") {
+				logSkip(reasonLongName, host+"."+s.cluster)
 				continue
 			}
-			if _, ok := b.r.names[name]; !ok {
-				b.addParents(name)
+			cands = append(cands, candidate{host: host, cluster: s.cluster, addr: e.addr, ports: s.ports})
+		}
+	}
+	slices.SortFunc(all, netip.Addr.Compare)
+	all = slices.Compact(all)
+	if len(all) == 0 {
+		// R5: no ready endpoint in any served family: the service name does not exist.
+		r.exists = false
+		return
+	}
+	r.endpoints = len(all)
+	r.v4, r.v6 = pack(all)
+
+	// Group the candidates by name; each name's addresses are packed IPv4 first.
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(strings.Compare(a.host, b.host), strings.Compare(a.cluster, b.cluster), a.addr.Compare(b.addr))
+	})
+	var bare []srvRec
+	named := map[string][]srvRec{}
+	ents := map[string]struct{}{}
+	for i := 0; i < len(cands); {
+		j := i
+		for j < len(cands) && cands[j].host == cands[i].host && cands[j].cluster == cands[i].cluster {
+			j++
+		}
+		group := make([]netip.Addr, 0, j-i)
+		for _, c := range cands[i:j] {
+			group = append(group, c.addr)
+		}
+		group = slices.Compact(group)
+		v4, v6 := pack(group)
+		target := int32(len(r.names))
+		r.names = append(r.names, endpointName{
+			host: cands[i].host, cluster: cands[i].cluster,
+			off: uint32(len(r.addrs)), n4: uint16(len(v4) / 4), n6: uint16(len(v6) / 16),
+		})
+		r.addrs = append(append(r.addrs, v4...), v6...)
+		for c := cands[i].cluster; ; {
+			ents[c] = struct{}{}
+			dot := strings.IndexByte(c, '.')
+			if dot < 0 {
+				break
 			}
-			b.addAddr(b.node(name), e.addr)
-			for _, p := range s.ports {
-				rec := srvRec{target: name, port: p.port}
-				b.addSRV("", rec)
+			c = c[dot+1:]
+		}
+		for _, c := range cands[i:j] {
+			for _, p := range c.ports {
+				rec := srvRec{target: target, port: p.port}
+				bare = append(bare, rec)
 				if p.name != "" && si.hasPort(p) {
-					b.addSRV(srvName(p), rec)
+					named[srvName(p)] = append(named[srvName(p)], rec)
 				}
 			}
 		}
+		i = j
 	}
-	if len(svc.v4) == 0 && len(svc.v6) == 0 {
-		// R5: no ready endpoint in any served family: the service name does not exist.
-		clear(b.r.names)
-		return
+	r.srv = newSRVSet(bare)
+	r.setPorts(named)
+	for e := range ents {
+		r.ents = append(r.ents, e)
 	}
-	b.r.endpoints = len(svc.v4)/4 + len(svc.v6)/16
+	r.addENTs()
+}
+
+// setPorts installs the named-port SRV sets and the "_<proto>" empty non-terminals.
+func (r *records) setPorts(named map[string][]srvRec) {
+	for name, recs := range named {
+		set := newSRVSet(recs)
+		// A service with one port has the same records under its name and its port
+		// name: share them.
+		if r.srv != nil && slices.Equal(set.recs, r.srv.recs) {
+			set = r.srv
+		}
+		r.ports = append(r.ports, portSRV{name: name, set: set})
+		r.ents = append(r.ents, name[strings.IndexByte(name, '.')+1:])
+	}
+	slices.SortFunc(r.ports, func(a, b portSRV) int { return strings.Compare(a.name, b.name) })
+	r.addENTs()
+}
+
+func (r *records) addENTs() {
+	slices.Sort(r.ents)
+	r.ents = slices.Compact(r.ents)
+}
+
+func newSRVSet(recs []srvRec) *srvSet {
+	if len(recs) == 0 {
+		return nil
+	}
+	slices.SortFunc(recs, func(a, b srvRec) int { return cmp.Or(cmp.Compare(a.target, b.target), cmp.Compare(a.port, b.port)) })
+	// RFC 2181 §5: an RRset is a set.
+	return &srvSet{recs: slices.Clip(slices.Compact(recs))}
 }
 
 // hasPort reports whether the ServiceImport declares the named port p: only those get
@@ -173,109 +252,101 @@ func (si *serviceImport) hasPort(p port) bool {
 
 func srvName(p port) string { return "_" + p.name + "._" + p.proto }
 
-func (b *builder) node(name string) *node {
-	n, ok := b.r.names[name]
-	if !ok {
-		n = &node{}
-		b.r.names[name] = n
-	}
-	return n
-}
-
-// addAddr adds a to n unless it is already there.
-func (b *builder) addAddr(n *node, a netip.Addr) {
-	set := b.addrs[n]
-	if set == nil {
-		set = map[netip.Addr]struct{}{}
-		b.addrs[n] = set
-	}
-	if _, ok := set[a]; ok {
-		return
-	}
-	set[a] = struct{}{}
-	if a.Is4() {
-		v := a.As4()
-		n.v4 = append(n.v4, v[:]...)
-		return
-	}
-	v := a.As16()
-	n.v6 = append(n.v6, v[:]...)
-}
-
-// addSRV adds rec to the SRV set of name unless it is already there.
-func (b *builder) addSRV(name string, rec srvRec) {
-	n, ok := b.r.names[name]
-	if !ok {
-		n = b.node(name)
-		b.addParents(name)
-	}
-	if n.srv == nil {
-		n.srv = &srvSet{}
-		b.srvs[n] = map[srvRec]struct{}{}
-	}
-	if _, ok := b.srvs[n][rec]; ok {
-		return
-	}
-	b.srvs[n][rec] = struct{}{}
-	n.srv.recs = append(n.srv.recs, rec)
-}
-
-// addParents creates the empty non-terminals between name and the service name:
-// "_tcp" for "_http._tcp", "east.us" and "us" for "web-0.east.us" (RFC 8020; spec R9).
-func (b *builder) addParents(name string) {
-	for i := strings.IndexByte(name, '.'); i >= 0; i = strings.IndexByte(name, '.') {
-		name = name[i+1:]
-		b.node(name)
-	}
-}
-
-// fillSRVExtra lists, next to every SRV set, its targets' addresses for the additional
-// section.
-func (b *builder) fillSRVExtra() {
-	for _, n := range b.r.names {
-		if n.srv == nil {
-			continue
-		}
-		seen := make(map[string]struct{}, len(n.srv.recs))
-		for i, rec := range n.srv.recs {
-			if _, ok := seen[rec.target]; ok {
-				continue
-			}
-			seen[rec.target] = struct{}{}
-			if t, ok := b.r.names[rec.target]; ok && (len(t.v4) > 0 || len(t.v6) > 0) {
-				n.srv.extra = append(n.srv.extra, srvTarget{rec: i, v4: t.v4, v6: t.v6})
-			}
+// pack packs distinct addresses by family, in order.
+func pack(addrs []netip.Addr) (v4, v6 []byte) {
+	for _, a := range addrs {
+		if a.Is4() {
+			b := a.As4()
+			v4 = append(v4, b[:]...)
+		} else {
+			b := a.As16()
+			v6 = append(v6, b[:]...)
 		}
 	}
+	return slices.Clip(v4), slices.Clip(v6)
 }
 
-// sortedNames returns the names in a stable order, for AXFR and the digest.
-func (r *records) sortedNames() []string {
-	names := make([]string, 0, len(r.names))
-	for name := range r.names {
-		names = append(names, name)
+// lookupName finds the per-endpoint name host.cluster.
+func (r *records) lookupName(host, cluster string) (endpointName, bool) {
+	i, ok := slices.BinarySearchFunc(r.names, endpointName{host: host, cluster: cluster}, func(e, t endpointName) int {
+		return cmp.Or(strings.Compare(e.host, t.host), strings.Compare(e.cluster, t.cluster))
+	})
+	if !ok {
+		return endpointName{}, false
 	}
-	slices.Sort(names)
-	return names
+	return r.names[i], true
+}
+
+// lookupPort finds the SRV set of a "_<port>._<proto>" name.
+func (r *records) lookupPort(name string) *srvSet {
+	for i := range r.ports {
+		if r.ports[i].name == name {
+			return r.ports[i].set
+		}
+	}
+	return nil
+}
+
+func (r *records) isENT(name string) bool {
+	_, ok := slices.BinarySearch(r.ents, name)
+	return ok
+}
+
+// nameAddrs returns the packed addresses of a per-endpoint name.
+func (r *records) nameAddrs(n endpointName) (v4, v6 []byte) {
+	end4 := n.off + uint32(n.n4)*4
+	return r.addrs[n.off:end4:end4], r.addrs[end4 : end4+uint32(n.n6)*16 : end4+uint32(n.n6)*16]
+}
+
+// targetAddrs returns the packed addresses of an SRV target.
+func (r *records) targetAddrs(target int32) (v4, v6 []byte) {
+	if target == serviceTarget {
+		return r.v4, r.v6
+	}
+	return r.nameAddrs(r.names[target])
 }
 
 // hash is a digest of everything an answer can contain.
 func (r *records) hash() uint64 {
 	h := fnv.New64a()
-	for _, name := range r.sortedNames() {
-		n := r.names[name]
-		h.Write([]byte(name))
-		h.Write([]byte{0, 4})
-		h.Write(n.v4)
-		h.Write([]byte{0, 6})
-		h.Write(n.v6)
-		if n.srv != nil {
-			for _, rec := range n.srv.recs {
-				h.Write([]byte(rec.target))
-				h.Write([]byte(strconv.Itoa(int(rec.port))))
-			}
+	var buf [8]byte
+	word := func(v uint64) {
+		binary.LittleEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	str := func(s string) {
+		word(uint64(len(s)))
+		h.Write([]byte(s))
+	}
+	srv := func(s *srvSet) {
+		if s == nil {
+			word(0)
+			return
 		}
-		h.Write([]byte{0})
+		word(uint64(len(s.recs)))
+		for _, rec := range s.recs {
+			word(uint64(uint32(rec.target))<<16 | uint64(rec.port))
+		}
+	}
+	if r.exists {
+		word(1)
+	}
+	str(string(r.v4))
+	str(string(r.v6))
+	srv(r.srv)
+	for _, p := range r.ports {
+		str(p.name)
+		srv(p.set)
+	}
+	for _, n := range r.names {
+		str(n.host)
+		str(n.cluster)
+		v4, v6 := r.nameAddrs(n)
+		str(string(v4))
+		str(string(v6))
+	}
+	for _, e := range r.ents {
+		str(e)
 	}
 	return h.Sum64()
 }

@@ -51,15 +51,8 @@ func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, er
 		}
 		for i, k := range keys {
 			base := k.name + "." + k.namespace + ".svc." + z.origin
-			r := recs[i]
-			for _, name := range r.sortedNames() {
-				owner := base
-				if name != "" {
-					owner = name + "." + base
-				}
-				// Additional-section data is not part of a zone: only the answers.
-				ans, _ := m.answer(resolution{node: r.names[name], base: base}, owner, dns.TypeANY)
-				batch = append(batch, ans...)
+			for _, rr := range m.serviceRecords(recs[i], base) {
+				batch = append(batch, rr)
 				if len(batch) >= xfrBatch {
 					ch <- batch
 					batch = nil
@@ -69,4 +62,24 @@ func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, er
 		ch <- append(batch, soa)
 	}()
 	return ch, nil
+}
+
+// serviceRecords lists every record of a service in a stable order: the service name,
+// its named-port SRV names, then the per-endpoint names. Additional-section data is not
+// part of a zone.
+func (m *MultiCluster) serviceRecords(r *records, base string) []dns.RR {
+	if !r.exists {
+		return nil
+	}
+	out, _ := m.answer(resolution{exists: true, v4: r.v4, v6: r.v6, srv: r.srv, recs: r, base: base}, base, dns.TypeANY, false)
+	for _, p := range r.ports {
+		ans, _ := m.answer(resolution{exists: true, srv: p.set, recs: r, base: base}, p.name+"."+base, dns.TypeANY, false)
+		out = append(out, ans...)
+	}
+	for _, n := range r.names {
+		v4, v6 := r.nameAddrs(n)
+		ans, _ := m.answer(resolution{exists: true, v4: v4, v6: v6}, n.host+"."+n.cluster+"."+base, dns.TypeANY, false)
+		out = append(out, ans...)
+	}
+	return out
 }
