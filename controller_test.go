@@ -2,6 +2,7 @@ package multicluster
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,7 +189,15 @@ func TestControllerV1alpha1Only(t *testing.T) {
 }
 
 func TestControllerCRDMissingThenInstalled(t *testing.T) {
-	f := newFakeCluster()
+	f := newFakeCluster("v1beta1")
+	// Discovery says the group version is not found until the CRD is "installed".
+	var installed atomic.Bool
+	f.kube.PrependReactor("get", "resource", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if installed.Load() {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewNotFound(schema.GroupResource{Group: mcsGroup, Resource: "serviceimports"}, "")
+	})
 	m := startPlugin(t, f)
 	if got := watchState(m.ctrl.state.Load()); got != stateCRDMissing {
 		t.Fatalf("state %s, want crd_missing", got)
@@ -207,7 +216,7 @@ func TestControllerCRDMissingThenInstalled(t *testing.T) {
 		clusterSetIP("shop", "web", []string{"10.42.0.1"}, nil), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.serve("v1beta1")
+	installed.Store(true)
 	eventually(t, "answers after the CRD appears", answers(t, m, "web.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeSuccess, "10.42.0.1"))
 	eventually(t, "NXDOMAIN once synced", answers(t, m, "nope.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError))
 }
