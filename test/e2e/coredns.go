@@ -172,7 +172,13 @@ func StartCoreDNS(ctx context.Context, opts CoreDNSOptions) (*CoreDNS, error) {
 // waitListening waits until something answers a DNS query on the port.
 func (c *CoreDNS) waitListening(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	probe := []byte{0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1} // ". NS" query
+	// "dns-version.clusterset.local. TXT", which the plugin answers even before it synced.
+	probe := []byte{0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}
+	for _, label := range []string{"dns-version", "clusterset", "local"} {
+		probe = append(probe, byte(len(label)))
+		probe = append(probe, label...)
+	}
+	probe = append(probe, 0, 0, 16, 0, 1)
 	for {
 		select {
 		case <-c.done:
