@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -23,122 +22,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
-
-	"github.com/mcs-dns/multicluster/test/controlplane"
 )
-
-// manifest is one document of a file in deploy/.
-type manifest struct {
-	file string
-	json []byte
-	obj  *unstructured.Unstructured
-}
-
-// loadManifests parses every YAML document of deploy/*.yaml.
-func loadManifests(root string) ([]manifest, error) {
-	files, err := filepath.Glob(filepath.Join(root, "deploy", "*.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no manifests in %s", filepath.Join(root, "deploy"))
-	}
-	sort.Strings(files)
-	var out []manifest
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		for i, doc := range splitYAML(data) {
-			js, err := yaml.YAMLToJSON(doc)
-			if err != nil {
-				return nil, fmt.Errorf("%s document %d: %w", f, i+1, err)
-			}
-			if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
-				continue // only comments
-			}
-			obj := &unstructured.Unstructured{}
-			if err := obj.UnmarshalJSON(js); err != nil {
-				return nil, fmt.Errorf("%s document %d: %w", f, i+1, err)
-			}
-			out = append(out, manifest{file: filepath.Base(f), json: js, obj: obj})
-		}
-	}
-	return out, nil
-}
-
-// splitYAML splits a multi-document YAML file at its "---" lines.
-func splitYAML(data []byte) [][]byte {
-	var docs [][]byte
-	var cur bytes.Buffer
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if strings.TrimRight(string(line), " \r\n") == "---" {
-			docs = append(docs, append([]byte(nil), cur.Bytes()...))
-			cur.Reset()
-			continue
-		}
-		cur.Write(line)
-	}
-	return append(docs, cur.Bytes())
-}
-
-// findManifest returns the document of kind and name.
-func findManifest(ms []manifest, kind, name string) (manifest, error) {
-	for _, m := range ms {
-		if m.obj.GetKind() == kind && m.obj.GetName() == name {
-			return m, nil
-		}
-	}
-	return manifest{}, fmt.Errorf("deploy/ has no %s %s", kind, name)
-}
-
-const (
-	clusterRoleName = "system:coredns-multicluster"
-	bindingName     = "system:coredns-multicluster"
-)
-
-// applyRBAC creates deploy/'s ClusterRole and ClusterRoleBinding (and the ServiceAccount
-// they name) for real, so the coredns identity has exactly what deploy/ grants.
-func applyRBAC(ctx context.Context, cp *controlplane.ControlPlane, root string) error {
-	ms, err := loadManifests(root)
-	if err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(cp.AdminConfig())
-	if err != nil {
-		return err
-	}
-	m, err := findManifest(ms, "ClusterRole", clusterRoleName)
-	if err != nil {
-		return err
-	}
-	var role rbacv1.ClusterRole
-	if err := yaml.Unmarshal(m.json, &role); err != nil {
-		return err
-	}
-	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, &role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating ClusterRole from deploy/%s: %w", m.file, err)
-	}
-	if m, err = findManifest(ms, "ClusterRoleBinding", bindingName); err != nil {
-		return err
-	}
-	var binding rbacv1.ClusterRoleBinding
-	if err := yaml.Unmarshal(m.json, &binding); err != nil {
-		return err
-	}
-	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, &binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating ClusterRoleBinding from deploy/%s: %w", m.file, err)
-	}
-	return nil
-}
 
 // TestDeployManifests applies every manifest of deploy/ with a server-side dry run: the
 // API server validates them (schemas, references, immutable fields) without keeping them.
 func TestDeployManifests(t *testing.T) {
 	s := need(t)
 	ctx := context.Background()
-	ms, err := loadManifests(s.root)
+	ms, err := LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,25 +44,25 @@ func TestDeployManifests(t *testing.T) {
 	}
 	var kinds []string
 	for _, m := range ms {
-		gvk := m.obj.GroupVersionKind()
+		gvk := m.Obj.GroupVersionKind()
 		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
-			t.Errorf("deploy/%s: %s: %v", m.file, gvk, err)
+			t.Errorf("deploy/%s: %s: %v", m.File, gvk, err)
 			continue
 		}
 		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
-		if ns := m.obj.GetNamespace(); ns != "" {
+		if ns := m.Obj.GetNamespace(); ns != "" {
 			ri = dyn.Resource(mapping.Resource).Namespace(ns)
 		}
-		_, err = ri.Apply(ctx, m.obj.GetName(), m.obj, metav1.ApplyOptions{FieldManager: "mcs-e2e", Force: true, DryRun: []string{metav1.DryRunAll}})
+		_, err = ri.Apply(ctx, m.Obj.GetName(), m.Obj, metav1.ApplyOptions{FieldManager: "mcs-e2e", Force: true, DryRun: []string{metav1.DryRunAll}})
 		if err != nil {
-			t.Errorf("deploy/%s: server-side dry-run apply of %s %s/%s: %v", m.file, gvk.Kind, m.obj.GetNamespace(), m.obj.GetName(), err)
+			t.Errorf("deploy/%s: server-side dry-run apply of %s %s/%s: %v", m.File, gvk.Kind, m.Obj.GetNamespace(), m.Obj.GetName(), err)
 			continue
 		}
-		kinds = append(kinds, gvk.Kind+" "+m.obj.GetName())
+		kinds = append(kinds, gvk.Kind+" "+m.Obj.GetName())
 	}
 	t.Logf("dry-run applied: %s", strings.Join(kinds, ", "))
-	for _, want := range []string{"ServiceAccount coredns", "ClusterRole " + clusterRoleName, "ClusterRoleBinding " + bindingName,
+	for _, want := range []string{"ServiceAccount coredns", "ClusterRole " + ClusterRoleName, "ClusterRoleBinding " + BindingName,
 		"ConfigMap coredns", "Deployment coredns", "Service kube-dns"} {
 		if !slices.Contains(kinds, want) {
 			t.Errorf("deploy/ lacks a valid %s", want)
@@ -191,16 +82,16 @@ func TestDeployManifests(t *testing.T) {
 // the kubernetes and multicluster plugins read.
 func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 	s := need(t)
-	ms, err := loadManifests(s.root)
+	ms, err := LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := findManifest(ms, "ClusterRole", clusterRoleName)
+	m, err := FindManifest(ms, "ClusterRole", ClusterRoleName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var role rbacv1.ClusterRole
-	if err := yaml.Unmarshal(m.json, &role); err != nil {
+	if err := yaml.Unmarshal(m.JSON, &role); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -223,7 +114,7 @@ func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 		"multicluster.x-k8s.io/serviceimports:list", "multicluster.x-k8s.io/serviceimports:watch",
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("ClusterRole %s grants\n  %v\nwant exactly\n  %v", clusterRoleName, got, want)
+		t.Errorf("ClusterRole %s grants\n  %v\nwant exactly\n  %v", ClusterRoleName, got, want)
 	}
 
 	// What the API server says the coredns identity may do, through deploy/'s binding.
@@ -252,15 +143,15 @@ func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 func TestDeployCorefile(t *testing.T) {
 	s := need(t)
 	ctx := context.Background()
-	ms, err := loadManifests(s.root)
+	ms, err := LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := findManifest(ms, "ConfigMap", "coredns")
+	m, err := FindManifest(ms, "ConfigMap", "coredns")
 	if err != nil {
 		t.Fatal(err)
 	}
-	corefile, _, _ := unstructured.NestedString(m.obj.Object, "data", "Corefile")
+	corefile, _, _ := unstructured.NestedString(m.Obj.Object, "data", "Corefile")
 	ports, err := freePorts(4)
 	if err != nil {
 		t.Fatal(err)

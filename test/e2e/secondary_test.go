@@ -45,7 +45,7 @@ func startSecondary(t *testing.T, opts controlplane.Options, bind bool) *seconda
 		t.Fatal(err)
 	}
 	if bind {
-		if err := applyRBAC(ctx, cp, env.root); err != nil {
+		if err := ApplyRBAC(ctx, cp, env.root); err != nil {
 			t.Fatal(err)
 		}
 	}
