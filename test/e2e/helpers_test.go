@@ -28,7 +28,7 @@ type want struct {
 	answer []string
 	// extra, when set, must all be in the additional section, as "owner Data" strings.
 	extra []string
-	// ttl is the TTL of the answers (default defaultTTL).
+	// ttl is the TTL of the answers and of the SOA in negative answers (default defaultTTL).
 	ttl uint32
 	// foreign means another plugin answers: only rcode and answer are checked.
 	foreign bool
@@ -111,8 +111,8 @@ func verify(r *Response, qname string, w want) []string {
 			errs = append(errs, fmt.Sprintf("%d SOA records in authority, want 1", len(soas)))
 		case soas[0].Hdr.Name != Zone || soas[0].Ns != "ns.dns."+Zone || soas[0].Mbox != "hostmaster."+Zone:
 			errs = append(errs, "authority SOA is not the zone's: "+soas[0].String())
-		case soas[0].Hdr.Ttl != defaultTTL || soas[0].Minttl != defaultTTL:
-			errs = append(errs, fmt.Sprintf("negative TTL: SOA TTL %d, minimum %d, want %d", soas[0].Hdr.Ttl, soas[0].Minttl, defaultTTL))
+		case soas[0].Hdr.Ttl != ttl || soas[0].Minttl != ttl:
+			errs = append(errs, fmt.Sprintf("negative TTL: SOA TTL %d, minimum %d, want %d", soas[0].Hdr.Ttl, soas[0].Minttl, ttl))
 		}
 	}
 	return errs

@@ -332,6 +332,12 @@ func TestSpec(t *testing.T) {
 		}
 	})
 
+	t.Run("section 1 a slice without source-cluster is logged", func(t *testing.T) {
+		if !strings.Contains(s.dns.Log(), "EndpointSlice "+ns+"/db-nolabel has no multicluster.kubernetes.io/source-cluster label") {
+			t.Error("the slice without a source-cluster label was not logged")
+		}
+	})
+
 	t.Run("section 3 TCP answers equal UDP answers", func(t *testing.T) {
 		expectRows(t, s.port, []row{
 			{db, "A", want{answer: []string{"A 10.1.0.1", "A 10.1.0.2", "A 10.1.0.12", "A 10.2.0.1", "A 10.2.0.5", "A 10.3.0.1", "A 10.9.0.1"}}},
@@ -345,4 +351,35 @@ func TestSpec(t *testing.T) {
 func reverse(ip string) string {
 	p := strings.Split(ip, ".")
 	return p[3] + "." + p[2] + "." + p[1] + "." + p[0] + ".in-addr.arpa."
+}
+
+// TestLongNames: a per-endpoint name longer than DNS allows (253 octets) is left out with
+// a log line; the rest of the service answers and CoreDNS keeps running (spec section 2).
+func TestLongNames(t *testing.T) {
+	s := need(t)
+	dumpLogOnFailure(t, s.dns)
+	label := func(prefix string) string { return prefix + strings.Repeat("x", 63-len(prefix)) }
+	ns, svc, host, cluster := label("long-ns-"), label("long-svc-"), label("host-"), label("cluster-")
+	mustNamespace(t, s.clients, ns)
+	mustImport(t, s.clients, Import{Namespace: ns, Name: svc, Headless: true, Ports: []Port{TCP("http", 80)}}, false)
+	mustSlice(t, s.clients, Slice{Namespace: ns, Name: "long", Service: svc, Cluster: cluster, Ports: []Port{TCP("http", 80)},
+		Endpoints: []Endpoint{Ready(host, "10.95.0.1")}})
+	mustSlice(t, s.clients, Slice{Namespace: ns, Name: "short", Service: svc, Cluster: "c", Ports: []Port{TCP("http", 80)},
+		Endpoints: []Endpoint{Ready("x", "10.95.0.2")}})
+	if n := len(host + "." + cluster + "." + fq("", svc, ns)); n <= 254 {
+		t.Fatalf("the long name is only %d octets", n)
+	}
+	eventually(t, s.port, fq("x.c", svc, ns), "A", want{answer: []string{"A 10.95.0.2"}}, freshness)
+	expectRows(t, s.port, []row{
+		{fq("", svc, ns), "A", want{answer: []string{"A 10.95.0.1", "A 10.95.0.2"}}},
+		{fq("_http._tcp", svc, ns), "SRV", want{answer: []string{"SRV 80 " + fq("x.c", svc, ns)}}},
+		{fq(cluster, svc, ns), "A", want{rcode: "NXDOMAIN"}},
+	})
+	waitLog(t, s.dns, "name_too_long", freshness)
+	if m := metrics(t, s.metricsPort); m[`coredns_multicluster_skipped_total{reason="name_too_long"}`] < 1 {
+		t.Error(`coredns_multicluster_skipped_total{reason="name_too_long"} not counted`)
+	}
+	if s.dns.Exited() {
+		t.Fatal("CoreDNS exited")
+	}
 }
