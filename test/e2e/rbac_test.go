@@ -25,7 +25,8 @@ func TestRBACForbidden(t *testing.T) {
 	mustImport(t, x.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.92.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
 	x.startCoreDNS(t)
 	p := x.port
-	const forbidden = "RBAC forbids"
+	// The start-up check's line (watch failures later have lines of their own).
+	const forbidden = "RBAC forbids this plugin to list"
 	waitLog(t, x.dns, forbidden, 10*time.Second)
 	expectRows(t, p, []row{
 		{fq("", "web", ns), "A", want{rcode: "SERVFAIL"}},
