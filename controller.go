@@ -11,12 +11,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
-	mcsinformers "sigs.k8s.io/mcs-api/pkg/client/informers/externalversions"
 )
 
 // mcsGroup is the API group of ServiceImport.
@@ -37,9 +35,12 @@ const (
 	stateUnreachable
 	stateSyncing
 	stateSynced
+	// stateStale: synced once, but the API server cannot be listed or watched now;
+	// answers come from the last known state, which is what they should be.
+	stateStale
 )
 
-var stateNames = [...]string{"starting", "crd_missing", "forbidden", "unreachable", "syncing", "synced"}
+var stateNames = [...]string{"starting", "crd_missing", "forbidden", "unreachable", "syncing", "synced", "stale"}
 
 func (s watchState) String() string { return stateNames[s] }
 
@@ -78,6 +79,9 @@ type controller struct {
 	logMu   sync.Mutex
 	lastLog map[string]string // last logged problem per topic, so each is logged once
 
+	apiMu   sync.Mutex
+	failing map[string]bool // resources whose last list or watch call failed
+
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -93,10 +97,15 @@ func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *index,
 		settled:  make(chan struct{}),
 		changed:  map[serviceKey]time.Time{},
 		lastLog:  map[string]string{},
+		failing:  map[string]bool{},
 	}
 }
 
-func (c *controller) synced() bool { return watchState(c.state.Load()) == stateSynced }
+// synced reports whether the index holds every service: an NXDOMAIN is then true.
+func (c *controller) synced() bool {
+	s := watchState(c.state.Load())
+	return s == stateSynced || s == stateStale
+}
 
 func (c *controller) setState(s watchState) {
 	c.state.Store(int32(s))
@@ -151,7 +160,7 @@ func (c *controller) run(ctx context.Context) {
 		if err == nil {
 			break
 		}
-		c.problem("startup", err)
+		c.problem("ServiceImport discovery and access", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -159,18 +168,10 @@ func (c *controller) run(ctx context.Context) {
 		}
 		delay = min(2*delay, c.retryMax)
 	}
-	c.problem("startup", nil)
+	c.problem("ServiceImport discovery and access", nil)
 	c.setState(stateSyncing)
 
-	sliceFactory := informers.NewSharedInformerFactoryWithOptions(c.kube, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelServiceName }))
-	c.slices = sliceFactory.Discovery().V1().EndpointSlices().Informer()
-	importFactory := mcsinformers.NewSharedInformerFactory(c.mcs, 0)
-	if c.version == "v1beta1" {
-		c.imports = importFactory.Multicluster().V1beta1().ServiceImports().Informer()
-	} else {
-		c.imports = importFactory.Multicluster().V1alpha1().ServiceImports().Informer()
-	}
+	c.newInformers()
 	if err := c.configure(); err != nil {
 		log.Errorf("Cannot set up informers: %v", err)
 		return
@@ -181,10 +182,13 @@ func (c *controller) run(ctx context.Context) {
 		for c.processNext() {
 		}
 	}()
-	sliceFactory.Start(ctx.Done())
-	importFactory.Start(ctx.Done())
-	defer sliceFactory.Shutdown()
-	defer importFactory.Shutdown()
+	for _, inf := range []cache.SharedIndexInformer{c.slices, c.imports} {
+		c.done.Add(1)
+		go func() {
+			defer c.done.Done()
+			inf.RunWithContext(ctx)
+		}()
+	}
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.imports.HasSynced, c.slices.HasSynced) {
 		return
@@ -281,10 +285,12 @@ func (c *controller) configure() error {
 	}); err != nil {
 		return err
 	}
-	if err := c.imports.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.watchError("serviceimports", err) }); err != nil {
+	// Watches that end with an error (not only calls that fail) count as failures;
+	// apiResult logs them once instead of client-go's line per retry.
+	if err := c.imports.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.apiResult(resourceImports, err) }); err != nil {
 		return err
 	}
-	return c.slices.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.watchError("endpointslices", err) })
+	return c.slices.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.apiResult(resourceSlices, err) })
 }
 
 func tombstoneObj(obj any) any {
@@ -430,18 +436,5 @@ func (c *controller) problem(topic string, err error) {
 	if msg := err.Error(); msg != prev {
 		log.Errorf("%s", msg)
 		c.lastLog[topic] = msg
-	}
-}
-
-// watchError reports failing watches (API server down, RBAC revoked, CRD deleted)
-// without flooding the log: answers keep coming from the last known state meanwhile.
-func (c *controller) watchError(resource string, err error) {
-	switch {
-	case apierrors.IsForbidden(err):
-		c.problem(resource, fmt.Errorf("RBAC forbids watching %s, serving the last known state: %w", resource, err))
-	case apierrors.IsNotFound(err):
-		c.problem(resource, fmt.Errorf("%s are no longer served (CRD deleted?), serving the last known state: %w", resource, err))
-	default:
-		c.problem(resource, fmt.Errorf("watch of %s failed, serving the last known state until it resumes: %w", resource, err))
 	}
 }

@@ -2,6 +2,7 @@ package multicluster
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -282,4 +283,44 @@ func TestSliceMovesBetweenServices(t *testing.T) {
 	}
 	eventually(t, "b", answers(t, m, "b.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeSuccess, "10.9.0.1"))
 	eventually(t, "a emptied", answers(t, m, "a.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError))
+}
+
+// TestOutageServesLastKnownState: after the first sync a failing API server turns the
+// state to stale, which still answers (NXDOMAIN included) and stays ready; the first
+// successful call turns it back.
+func TestOutageServesLastKnownState(t *testing.T) {
+	f := newFakeCluster("v1beta1")
+	m := startPlugin(t, f)
+	if _, err := f.mcs.MulticlusterV1beta1().ServiceImports("shop").Create(context.TODO(),
+		clusterSetIP("shop", "web", []string{"10.42.0.1"}, nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "web", answers(t, m, "web.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeSuccess, "10.42.0.1"))
+
+	m.ctrl.apiResult(resourceSlices, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused"))
+	if got := watchState(m.ctrl.state.Load()); got != stateStale {
+		t.Fatalf("state %s during an outage, want stale", got)
+	}
+	if !m.Ready() {
+		t.Error("an outage after the first sync must not make the plugin unready")
+	}
+	if !answers(t, m, "web.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeSuccess, "10.42.0.1")() ||
+		!answers(t, m, "nope.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError)() {
+		t.Error("answers during an outage must be the last known ones")
+	}
+	// Another resource failing and recovering does not end the outage of the first.
+	m.ctrl.apiResult(resourceImports, apierrors.NewForbidden(schema.GroupResource{Group: mcsGroup, Resource: "serviceimports"}, "", nil))
+	m.ctrl.apiResult(resourceImports, nil)
+	if got := watchState(m.ctrl.state.Load()); got != stateStale {
+		t.Fatalf("state %s while endpointslices still fail, want stale", got)
+	}
+	m.ctrl.apiResult(resourceSlices, nil)
+	if got := watchState(m.ctrl.state.Load()); got != stateSynced {
+		t.Fatalf("state %s after recovery, want synced", got)
+	}
+	// Expired resource versions are a normal relist, not an outage.
+	m.ctrl.apiResult(resourceSlices, apierrors.NewResourceExpired("too old"))
+	if got := watchState(m.ctrl.state.Load()); got != stateSynced {
+		t.Fatalf("state %s after an expired watch, want synced", got)
+	}
 }

@@ -43,7 +43,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "watch_status",
-		Help:      "1 for the current state of the watches (starting, crd_missing, forbidden, unreachable, syncing, synced), 0 for the others.",
+		Help:      "1 for the current state of the watches (starting, crd_missing, forbidden, unreachable, syncing, synced, stale), 0 for the others.",
 	}, []string{"status"})
 )
 
