@@ -1,0 +1,282 @@
+// Command bench measures the multicluster plugin side by side with CoreDNS's own
+// ceiling (the file plugin serving the same records) and with the kubernetes plugin's
+// multicluster option, all in bin/coredns against one real etcd + kube-apiserver:
+//
+//   - throughput and latency with dnsperf, per query set, in alternating runs;
+//   - scale: memory and time to ready with 1,000 and 10,000 ServiceImports;
+//   - freshness: API write to answer, under dnsperf load;
+//   - the root package's Go microbenchmarks.
+//
+// It writes results.json and results.md into -out and, with -update, replaces the
+// generated part of BENCHMARKS.md. `make bench` runs it; see BENCHMARKS.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcs-dns/multicluster/test/controlplane"
+)
+
+type options struct {
+	Phases      []string      `json:"phases"`
+	Duration    time.Duration `json:"duration"`
+	Runs        int           `json:"runs"`
+	Clients     int           `json:"clients"`
+	Outstanding int           `json:"outstanding"`
+	Changes     int           `json:"changes"`
+	FreshQPS    int           `json:"freshQPS"`
+	ScalePoints []int         `json:"scalePoints"`
+	ProfileSecs int           `json:"profileSeconds"`
+	MaxForeign  float64       `json:"maxForeignCPU"`
+	MaxWait     time.Duration `json:"maxWait"`
+	MicroCount  int           `json:"microCount"`
+	Sets        []string      `json:"sets,omitempty"`
+	out         string
+	update      string
+}
+
+var allPhases = []string{"throughput", "freshness", "scale", "micro"}
+
+func main() {
+	var o options
+	var phases, points, sets string
+	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "phases to run, in this order: "+strings.Join(allPhases, ","))
+	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "length of one dnsperf run")
+	flag.IntVar(&o.Runs, "runs", 3, "alternating runs per query set and contender (the median is reported)")
+	flag.IntVar(&o.Clients, "clients", 4, "dnsperf -c")
+	flag.IntVar(&o.Outstanding, "outstanding", 64, "dnsperf -q")
+	flag.IntVar(&o.Changes, "changes", 200, "API writes per contender in the freshness benchmark")
+	flag.IntVar(&o.FreshQPS, "fresh-qps", 0, "load during the freshness benchmark (default: half of (c)'s median mixed QPS)")
+	flag.StringVar(&points, "scale", "1000,10000", "ServiceImport counts of the scale points (10 endpoints per import)")
+	flag.IntVar(&o.ProfileSecs, "profile-seconds", 10, "length of the CPU profiles")
+	flag.Float64Var(&o.MaxForeign, "max-foreign-cpu", 0.3, "wait before measuring while other processes use more than this many cores")
+	flag.DurationVar(&o.MaxWait, "max-wait", 10*time.Minute, "longest wait for a quiet machine before measuring anyway")
+	flag.IntVar(&o.MicroCount, "micro-count", 5, "go test -count for the microbenchmarks")
+	flag.StringVar(&sets, "sets", "", "measure only these query sets (comma-separated ids; default all)")
+	flag.StringVar(&o.out, "out", "", "results directory (default <repo>/.cache/bench/<time>)")
+	flag.StringVar(&o.update, "update", "", "replace the generated section of this markdown file (BENCHMARKS.md) with the results")
+	flag.Parse()
+	for _, p := range strings.Split(phases, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if !slices.Contains(allPhases, p) {
+			log.Fatalf("unknown phase %q (have %s)", p, strings.Join(allPhases, ","))
+		}
+		o.Phases = append(o.Phases, p)
+	}
+	for _, p := range strings.Split(points, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(p), &n); err != nil || n < 10 {
+			log.Fatalf("bad scale point %q", p)
+		}
+		o.ScalePoints = append(o.ScalePoints, n)
+	}
+	slices.Sort(o.ScalePoints)
+	for _, id := range strings.Split(sets, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			_ = setByID(id) // panics on unknown ids
+			o.Sets = append(o.Sets, id)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		log.Fatalf("bench: %v", err)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if o.out == "" {
+		o.out = filepath.Join(root, ".cache", "bench", time.Now().Format("20060102-150405"))
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	b := &bench{opts: o, root: root, bin: filepath.Join(root, "bin", "coredns"), servers: map[contender]*server{}}
+	b.meter = newCPUMeter(b.pids)
+	b.res.Options = o
+	b.res.Started = time.Now()
+	b.res.Machine = machineInfo(root, b.bin)
+	log.SetFlags(log.Ltime)
+	log.Printf("results in %s", o.out)
+	defer b.cleanup()
+
+	for _, p := range o.Phases {
+		start := time.Now()
+		log.Printf("=== phase %s", p)
+		var err error
+		switch p {
+		case "throughput":
+			err = b.throughput(ctx)
+		case "freshness":
+			err = b.freshness(ctx)
+		case "scale":
+			b.stopAll()
+			err = b.scale(ctx)
+		case "micro":
+			b.stopAll()
+			err = b.micro(ctx)
+		}
+		b.res.PhaseSeconds = append(b.res.PhaseSeconds, phaseTime{p, time.Since(start).Seconds()})
+		if err != nil {
+			b.save()
+			return fmt.Errorf("phase %s: %w", p, err)
+		}
+		b.save()
+	}
+	b.stopAll()
+	b.res.Finished = time.Now()
+	b.save()
+	md := b.report()
+	if err := os.WriteFile(filepath.Join(o.out, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	log.Printf("wrote %s", filepath.Join(o.out, "results.md"))
+	if o.update != "" {
+		if err := updateMarkdown(o.update, md); err != nil {
+			return err
+		}
+		log.Printf("updated %s", o.update)
+	}
+	return nil
+}
+
+// bench is the state of one benchmark run.
+type bench struct {
+	opts  options
+	root  string
+	bin   string
+	meter *cpuMeter
+
+	cp         *controlplane.ControlPlane
+	cl         *clients
+	kubeconfig string
+	servers    map[contender]*server
+	zoneFile   string
+
+	res results
+}
+
+// pids lists our long-running processes, for the CPU meter.
+func (b *bench) pids() []int {
+	var pids []int
+	for _, s := range b.servers {
+		if s != nil && !s.exited() {
+			pids = append(pids, s.pid)
+		}
+	}
+	if b.cp != nil {
+		e, a := b.cp.PIDs()
+		pids = append(pids, e, a)
+	}
+	return pids
+}
+
+// startPlane starts a fresh control plane, lets CoreDNS's identity watch what both
+// plugins need, and writes CoreDNS's kubeconfig.
+func (b *bench) startPlane(ctx context.Context, name string) error {
+	b.stopPlane()
+	dir := filepath.Join(b.opts.out, name)
+	cp, err := controlplane.Start(ctx, controlplane.Options{WorkDir: dir})
+	if err != nil {
+		return err
+	}
+	b.cp = cp
+	if b.cl, err = newClients(cp); err != nil {
+		return err
+	}
+	if err := b.cl.grantCoreDNS(ctx); err != nil {
+		return err
+	}
+	b.kubeconfig = filepath.Join(dir, "coredns.kubeconfig")
+	return cp.WriteKubeconfig(b.kubeconfig, controlplane.CoreDNS)
+}
+
+func (b *bench) stopPlane() {
+	if b.cp != nil {
+		if err := b.cp.Stop(); err != nil {
+			log.Printf("stopping the control plane: %v", err)
+		}
+		// Keep the logs, drop etcd's data.
+		_ = os.RemoveAll(filepath.Join(b.cp.Dir(), "etcd-data"))
+		b.cp = nil
+	}
+}
+
+func (b *bench) stopAll() {
+	for k, s := range b.servers {
+		s.stop()
+		delete(b.servers, k)
+	}
+}
+
+func (b *bench) cleanup() {
+	b.stopAll()
+	b.stopPlane()
+}
+
+// waitQuiet waits until processes other than ours use less than MaxForeign cores
+// (measured over 5 s), polling every 30 s for at most MaxWait, and records the wait.
+func (b *bench) waitQuiet(ctx context.Context, what string) {
+	start := time.Now()
+	for {
+		b.meter.reset()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+		u := b.meter.read()
+		waited := time.Since(start)
+		if u.Foreign <= b.opts.MaxForeign || waited >= b.opts.MaxWait {
+			w := loadWait{What: what, Waited: waited.Round(time.Second).Seconds(), Foreign: u.Foreign, Load1: u.Load1, Quiet: u.Foreign <= b.opts.MaxForeign}
+			b.res.LoadWaits = append(b.res.LoadWaits, w)
+			if !w.Quiet {
+				log.Printf("%s: machine still busy after %s (other processes %.2f cores): measuring anyway", what, waited.Round(time.Second), u.Foreign)
+			} else if waited > 10*time.Second {
+				log.Printf("%s: waited %s for a quiet machine", what, waited.Round(time.Second))
+			}
+			return
+		}
+		log.Printf("%s: other processes use %.2f cores (load %.2f); waiting", what, u.Foreign, u.Load1)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(25 * time.Second):
+		}
+	}
+}
+
+func (b *bench) save() {
+	data, err := json.MarshalIndent(&b.res, "", "  ")
+	if err != nil {
+		log.Printf("results: %v", err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.opts.out, "results.json"), data, 0o644); err != nil {
+		log.Printf("results: %v", err)
+	}
+}
+
+func (b *bench) path(elem ...string) string {
+	p := filepath.Join(append([]string{b.opts.out}, elem...)...)
+	_ = os.MkdirAll(filepath.Dir(p), 0o755)
+	return p
+}
