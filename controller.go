@@ -77,7 +77,7 @@ type controller struct {
 	changed map[serviceKey]time.Time // when a queued service first changed, for the freshness histogram
 
 	logMu   sync.Mutex
-	lastLog map[string]string // last logged problem per topic, so each is logged once
+	lastLog map[string]string // kind of the last logged problem per topic, so each is logged once
 
 	apiMu   sync.Mutex
 	failing map[string]bool // resources whose last list or watch call failed
@@ -160,7 +160,7 @@ func (c *controller) run(ctx context.Context) {
 		if err == nil {
 			break
 		}
-		c.problem("ServiceImport discovery and access", err)
+		c.problem("ServiceImport discovery and access", watchState(c.state.Load()).String(), err)
 		select {
 		case <-ctx.Done():
 			return
@@ -168,7 +168,7 @@ func (c *controller) run(ctx context.Context) {
 		}
 		delay = min(2*delay, c.retryMax)
 	}
-	c.problem("ServiceImport discovery and access", nil)
+	c.problem("ServiceImport discovery and access", "", nil)
 	c.setState(stateSyncing)
 
 	c.newInformers()
@@ -421,8 +421,9 @@ func reportSkips(kind, ns, name string, bad []skip) {
 	}
 }
 
-// problem logs err for topic once, until it changes or is cleared (err == nil).
-func (c *controller) problem(topic string, err error) {
+// problem logs err for topic once per kind of problem, until the kind changes or the
+// problem is cleared (err == nil): retries with the same cause stay quiet.
+func (c *controller) problem(topic, kind string, err error) {
 	c.logMu.Lock()
 	defer c.logMu.Unlock()
 	prev := c.lastLog[topic]
@@ -433,8 +434,8 @@ func (c *controller) problem(topic string, err error) {
 		delete(c.lastLog, topic)
 		return
 	}
-	if msg := err.Error(); msg != prev {
-		log.Errorf("%s", msg)
-		c.lastLog[topic] = msg
+	if kind != prev {
+		log.Errorf("%s", err)
+		c.lastLog[topic] = kind
 	}
 }

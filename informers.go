@@ -85,7 +85,7 @@ func (c *controller) apiResult(resource string, err error) error {
 	if err == nil {
 		if c.failing[resource] {
 			delete(c.failing, resource)
-			c.problem(resource, nil)
+			c.problem(resource, "", nil)
 			if len(c.failing) == 0 && watchState(c.state.Load()) == stateStale {
 				c.setState(stateSynced)
 			}
@@ -100,11 +100,11 @@ func (c *controller) apiResult(resource string, err error) error {
 	case apierrors.IsForbidden(err):
 		// Also seen for a few seconds while a restarted API server loads its RBAC
 		// caches, so say both.
-		c.problem(resource, fmt.Errorf("listing or watching %s is forbidden (missing RBAC, or an API server still starting); serving the last known state: %w", resource, err))
+		c.problem(resource, "forbidden", fmt.Errorf("listing or watching %s is forbidden (missing RBAC, or an API server still starting); serving the last known state: %w", resource, err))
 	case apierrors.IsNotFound(err):
-		c.problem(resource, fmt.Errorf("%s are no longer served (CRD deleted?); serving the last known state: %w", resource, err))
+		c.problem(resource, "not_found", fmt.Errorf("%s are no longer served (CRD deleted?); serving the last known state: %w", resource, err))
 	default:
-		c.problem(resource, fmt.Errorf("cannot list or watch %s; serving the last known state until it resumes: %w", resource, err))
+		c.problem(resource, "unreachable", fmt.Errorf("cannot list or watch %s; serving the last known state until it resumes: %w", resource, err))
 	}
 	return err
 }
