@@ -21,6 +21,9 @@ type microResult struct {
 	NsPerOp     float64 `json:"nsPerOp"`
 	BytesPerOp  float64 `json:"bytesPerOp"`
 	AllocsPerOp float64 `json:"allocsPerOp"`
+	// Other holds the medians of metrics a benchmark reports itself (b.ReportMetric),
+	// by unit.
+	Other map[string]float64 `json:"other,omitempty"`
 }
 
 // micro runs the root package's microbenchmarks.
@@ -59,7 +62,11 @@ var benchLineRE = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 // parseGoBench reads `go test -bench -benchmem` output and returns the median of every
 // metric per benchmark, in order of first appearance.
 func parseGoBench(r io.Reader) ([]microResult, error) {
-	type acc struct{ ns, by, al []float64 }
+	type acc struct {
+		ns, by, al []float64
+		other      map[string][]float64
+		units      []string
+	}
 	var order []string
 	runs := map[string]*acc{}
 	sc := bufio.NewScanner(r)
@@ -70,7 +77,7 @@ func parseGoBench(r io.Reader) ([]microResult, error) {
 		}
 		a := runs[m[1]]
 		if a == nil {
-			a = &acc{}
+			a = &acc{other: map[string][]float64{}}
 			runs[m[1]] = a
 			order = append(order, m[1])
 		}
@@ -87,6 +94,12 @@ func parseGoBench(r io.Reader) ([]microResult, error) {
 				a.by = append(a.by, v)
 			case "allocs/op":
 				a.al = append(a.al, v)
+			default:
+				u := f[i+1]
+				if _, ok := a.other[u]; !ok {
+					a.units = append(a.units, u)
+				}
+				a.other[u] = append(a.other[u], v)
 			}
 		}
 	}
@@ -96,7 +109,14 @@ func parseGoBench(r io.Reader) ([]microResult, error) {
 	var out []microResult
 	for _, name := range order {
 		a := runs[name]
-		out = append(out, microResult{Name: name, Runs: len(a.ns), NsPerOp: median(a.ns), BytesPerOp: median(a.by), AllocsPerOp: median(a.al)})
+		r := microResult{Name: name, Runs: len(a.ns), NsPerOp: median(a.ns), BytesPerOp: median(a.by), AllocsPerOp: median(a.al)}
+		for _, u := range a.units {
+			if r.Other == nil {
+				r.Other = map[string]float64{}
+			}
+			r.Other[u] = median(a.other[u])
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }

@@ -71,17 +71,21 @@ BenchmarkServeDNS/ClusterSetIP_A-2         	 3000000	       400.0 ns/op	     120
 BenchmarkServeDNS/ClusterSetIP_A-2         	 3000000	       300.0 ns/op	     120 B/op	       3 allocs/op
 BenchmarkServeDNS/ClusterSetIP_A-2         	 3000000	       500.0 ns/op	     120 B/op	       3 allocs/op
 BenchmarkUpdate-2   	   10000	    100000 ns/op	   50000 B/op	     500 allocs/op
+BenchmarkMemoryPerEndpoint-2               	       5	 241921035 ns/op	       119.2 heapB/endpoint	80452107 B/op	  625160 allocs/op
 PASS
 `
 	got, err := parseGoBench(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].Name != "BenchmarkServeDNS/ClusterSetIP_A" || got[0].Runs != 3 || got[0].NsPerOp != 400 || got[0].AllocsPerOp != 3 {
+	if len(got) != 3 || got[0].Name != "BenchmarkServeDNS/ClusterSetIP_A" || got[0].Runs != 3 || got[0].NsPerOp != 400 || got[0].AllocsPerOp != 3 {
 		t.Fatalf("%+v", got)
 	}
 	if got[1].Name != "BenchmarkUpdate" || got[1].BytesPerOp != 50000 {
 		t.Fatalf("%+v", got[1])
+	}
+	if got[2].Other["heapB/endpoint"] != 119.2 || got[2].AllocsPerOp != 625160 {
+		t.Fatalf("%+v", got[2])
 	}
 }
 

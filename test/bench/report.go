@@ -325,8 +325,8 @@ func (b *bench) report() string {
 	}
 
 	if len(r.Profiles) > 0 {
-		p("### CPU profiles where (c) is not ahead or misses a goal\n\n")
-		p("`go tool pprof -top` of a %d s CPU profile (pprof plugin) under dnsperf load of the set.\n\n", o.ProfileSecs)
+		p("### CPU profiles\n\n")
+		p("`go tool pprof -top` of a %d s CPU profile (pprof plugin) under dnsperf load of the set: (c) and (a) on ClusterSetIP A, (c) and (b) on headless A with 100 endpoints, and (c) and (b) on every set where (c) is not ahead of (b).\n\n", o.ProfileSecs)
 		for _, pr := range r.Profiles {
 			p("<details><summary>%s under %s (%.0f qps while profiled)</summary>\n\n```\n%s```\n\n</details>\n\n", pr.Contender.label(), pr.Set, pr.QPS, trimTop(pr.Top, 25))
 		}
@@ -398,9 +398,13 @@ func (b *bench) report() string {
 
 	if len(r.Micro) > 0 {
 		p("### Microbenchmarks\n\n`%s` at the repository root, median of %d runs.\n\n", r.MicroCommand, o.MicroCount)
-		p("| benchmark | ns/op | B/op | allocs/op |\n|---|---:|---:|---:|\n")
+		p("| benchmark | ns/op | B/op | allocs/op | other metrics |\n|---|---:|---:|---:|---|\n")
 		for _, x := range r.Micro {
-			p("| %s | %.0f | %.0f | %.0f |\n", x.Name, x.NsPerOp, x.BytesPerOp, x.AllocsPerOp)
+			var other []string
+			for _, u := range sortedKeys(x.Other) {
+				other = append(other, fmt.Sprintf("%.1f %s", x.Other[u], u))
+			}
+			p("| %s | %.0f | %.0f | %.0f | %s |\n", x.Name, x.NsPerOp, x.BytesPerOp, x.AllocsPerOp, strings.Join(other, ", "))
 		}
 		p("\n")
 	}
