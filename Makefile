@@ -47,6 +47,18 @@ demo:
 demo-down:
 	cd test && $(GO) run ./demo down
 
+# Benchmarks, not part of `make test` (BENCHMARKS.md says what and how): dnsperf
+# throughput and latency of the file plugin, the in-tree kubernetes multicluster option
+# and this plugin, one CoreDNS each against one real control plane; memory and time to
+# ready at 1,000 and 10,000 ServiceImports; API write to answer under load; the Go
+# microbenchmarks. About 20 minutes after the tools and CoreDNS are built. Results go
+# to .cache/bench/<time>/ and replace the generated section of BENCHMARKS.md.
+# BENCH_FLAGS passes options, e.g. BENCH_FLAGS="-phases throughput -runs 5".
+BENCH_FLAGS ?=
+bench: tools coredns
+	cd test && $(GO) build -o ../.cache/bench/mcsbench ./bench
+	./.cache/bench/mcsbench -update BENCHMARKS.md $(BENCH_FLAGS)
+
 # Short fuzzing run over query names and types (the seed corpus also runs in `make unit`).
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzServeDNS -fuzztime 60s .
