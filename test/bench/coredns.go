@@ -24,6 +24,10 @@ const (
 	// fileZone is the file plugin serving a zone file with the same records: the
 	// ceiling of what CoreDNS itself can do with these answers.
 	fileZone contender = "file"
+	// fileSmall is the file plugin with a zone holding only the apex and the names of
+	// the ClusterSetIP A query's service: CoreDNS's floor for that answer, measured on
+	// that set only.
+	fileSmall contender = "file-small"
 	// inTree is the kubernetes plugin's multicluster option (CoreDNS v1.15.0).
 	inTree contender = "kubernetes"
 	// ours is the multicluster plugin.
@@ -35,6 +39,8 @@ func (c contender) label() string {
 	switch c {
 	case fileZone:
 		return "(a) file"
+	case fileSmall:
+		return "(a′) file, small zone"
 	case inTree:
 		return "(b) kubernetes multicluster"
 	case ours:
@@ -68,7 +74,7 @@ func corefile(o corefileOptions) string {
 		fmt.Fprintf(&b, "    pprof 127.0.0.1:%d\n", o.pprofPort)
 	}
 	switch o.kind {
-	case fileZone:
+	case fileZone, fileSmall:
 		fmt.Fprintf(&b, "    file %s clusterset.local\n", o.zoneFile)
 	case inTree:
 		// The multicluster zone must also be one of the plugin's zones (README of

@@ -181,3 +181,20 @@ func TestHeapTotal(t *testing.T) {
 		t.Errorf("got %d", got)
 	}
 }
+
+func TestSummarise(t *testing.T) {
+	cum := `Showing top 400 nodes out of 147
+      flat  flat%   sum%        cum   cum%
+         0     0%     0%      7.84s 79.43%  github.com/miekg/dns.(*Server).serveUDPPacket
+     0.03s   0.3%  0.91%      6.32s 64.03%  github.com/coredns/coredns/core/dnsserver.(*Server).ServeDNS
+     0.03s   0.3%  1.42%      6.02s 60.99%  github.com/mcs-dns/multicluster.(*MultiCluster).ServeDNS
+     0.01s   0.1%  1.52%      5.78s 58.56%  github.com/coredns/coredns/plugin.(*pluginWriter).WriteMsg
+     0.02s   0.2% 39.61%      2.78s 28.17%  runtime.newstack
+     0.01s   0.1% 48.02%      1.19s 12.06%  github.com/miekg/dns.(*Server).serveUDP
+`
+	got := summarise(cum, ours)
+	want := "plugin lookup and answer building 2%, writing the reply 59%, reading queries 12%, goroutine stack growth 28%, GC 0% of CPU"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

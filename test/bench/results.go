@@ -58,6 +58,8 @@ type profile struct {
 	Path      string    `json:"path"`
 	Top       string    `json:"top"`
 	QPS       float64   `json:"qps"`
+	// Summary splits the profile by what the server does.
+	Summary string `json:"summary"`
 }
 
 type machine struct {
@@ -108,7 +110,7 @@ func machineInfo(root, bin string) machine {
 	m.CoreDNS = firstLine(output("", bin, "-version"))
 	for _, line := range strings.Split(output("", "dnsperf", "-h"), "\n") {
 		if strings.HasPrefix(line, "Version") {
-			m.DNSPerf = strings.TrimSpace(line)
+			m.DNSPerf = "dnsperf " + strings.TrimSpace(strings.TrimPrefix(line, "Version"))
 		}
 	}
 	if data, err := os.ReadFile(filepath.Join(root, ".cache", "bin", "kube-apiserver.version")); err == nil {
@@ -118,7 +120,7 @@ func machineInfo(root, bin string) machine {
 	if _, err := os.Stat(etcd); err != nil {
 		etcd = "etcd"
 	}
-	m.Etcd = firstLine(output("", etcd, "--version"))
+	m.Etcd = "etcd " + strings.TrimSpace(strings.TrimPrefix(firstLine(output("", etcd, "--version")), "etcd Version:"))
 	m.GitCommit = firstLine(output(root, "git", "rev-parse", "--short", "HEAD"))
 	m.GitDirty = strings.TrimSpace(output(root, "git", "status", "--porcelain", "--untracked-files=no")) != ""
 	m.Hostname, _ = os.Hostname()

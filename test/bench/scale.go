@@ -60,6 +60,9 @@ type scaleResult struct {
 	HeapTop       string  `json:"heapTop,omitempty"`
 	// HeapLive is the in-use heap after a forced GC (from the heap profile), bytes.
 	HeapLive int64 `json:"heapLive,omitempty"`
+	// RelistAllocTop is where the relist allocated: the difference of two heap
+	// profiles' alloc_space, before the API server restart and after the resync.
+	RelistAllocTop string `json:"relistAllocTop,omitempty"`
 }
 
 const scaleNamespaces = 100
@@ -186,8 +189,9 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 			return fmt.Errorf("%s: %w", c, err)
 		}
 	}
-	// Steady state: synced, idle, a few seconds after the last change.
-	time.Sleep(3 * time.Second)
+	// Steady state: synced, then idle for a while (the Go runtime returns freed memory
+	// to the OS gradually).
+	time.Sleep(b.opts.Settle)
 	for _, c := range who {
 		m, err := readMem(servers[c].pid)
 		if err != nil {
@@ -212,6 +216,14 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 		}
 		pids = append(pids, servers[c].pid)
 	}
+	// Allocation profiles before and after the relist show what it allocates.
+	before := map[contender]string{}
+	for _, c := range who {
+		before[c] = b.path("profiles", fmt.Sprintf("relist-%d-%s-before.pb.gz", pt.Imports, c))
+		if err := fetch(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", servers[c].opts.corefile.pprofPort), before[c]); err != nil {
+			return err
+		}
+	}
 	sampled := sampleRSS(pids, 20*time.Millisecond)
 	start := time.Now()
 	if err := b.cp.RestartAPIServer(ctx); err != nil {
@@ -235,6 +247,9 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 		r.AnswersAfter = answers(servers[c])
 		log.Printf("  %-12s relist peak %.1f MiB (sampled %.1f MiB), after %.1f MiB, answers: %v",
 			c, mib(r.RelistPeak), mib(r.RelistSampled), mib(r.AfterRelist), r.AnswersAfter)
+	}
+	for _, c := range who {
+		res[c].RelistAllocTop = b.allocDiff(ctx, servers[c], before[c], fmt.Sprintf("relist-%d-%s", pt.Imports, c))
 	}
 	pt.Requests = b.apiRequests(ctx)
 	for _, c := range []contender{inTree, ours} {
@@ -390,4 +405,21 @@ func heapTotal(top string) int64 {
 		v *= 1 << 30
 	}
 	return int64(v)
+}
+
+// allocDiff fetches a heap profile of s and returns `go tool pprof -top` of the
+// allocations since the profile at base.
+func (b *bench) allocDiff(ctx context.Context, s *server, base, name string) string {
+	path := b.path("profiles", name+"-after.pb.gz")
+	if err := fetch(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", s.opts.corefile.pprofPort), path); err != nil {
+		log.Printf("heap profile of %s: %v", s.kind, err)
+		return ""
+	}
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=15", "-sample_index=alloc_space", "-diff_base", base, b.bin, path).CombinedOutput()
+	if err != nil {
+		log.Printf("go tool pprof: %v\n%s", err, top)
+		return ""
+	}
+	_ = os.WriteFile(filepath.Join(filepath.Dir(path), name+".alloc.top.txt"), top, 0o644)
+	return string(top)
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,15 @@ const (
 
 var contenders = []contender{fileZone, inTree, ours}
 
+// contendersFor lists the contenders measured on a set: the small-zone file plugin
+// only runs the ClusterSetIP A set.
+func contendersFor(set string) []contender {
+	if set == "csip-a" {
+		return []contender{fileZone, inTree, ours, fileSmall}
+	}
+	return contenders
+}
+
 // throughput sets up the control plane, the objects and the three contenders, checks
 // their answers with dig and runs dnsperf against each in alternating runs.
 func (b *bench) throughput(ctx context.Context) error {
@@ -35,7 +45,7 @@ func (b *bench) throughput(ctx context.Context) error {
 	sets := querySets()
 	b.res.Checks = nil
 	for _, set := range sets {
-		for _, c := range contenders {
+		for _, c := range contendersFor(set.id) {
 			r := checkSet(ctx, b.servers[c].addr(), c, set)
 			b.res.Checks = append(b.res.Checks, r)
 			if !r.OK {
@@ -57,14 +67,18 @@ func (b *bench) throughput(ctx context.Context) error {
 			return err
 		}
 	}
-	total := b.opts.Runs * len(measured) * len(contenders)
+	total := 0
+	for _, s := range measured {
+		total += b.opts.Runs * len(contendersFor(s.id))
+	}
 	done := 0
 	for round := range b.opts.Runs {
 		b.waitQuiet(ctx, fmt.Sprintf("throughput round %d", round+1))
 		for i, s := range measured {
 			// Alternate: every contender goes first, second and third equally often.
-			for k := range contenders {
-				c := contenders[(round+i+k)%len(contenders)]
+			who := contendersFor(s.id)
+			for k := range who {
+				c := who[(round+i+k)%len(who)]
 				res, err := b.perfRun(ctx, s, c, fmt.Sprintf("r%d", round+1))
 				if err != nil {
 					return err
@@ -151,10 +165,10 @@ func keepSummary(path string) error {
 }
 
 // setupQueryServers starts the control plane, creates the objects, builds the zone
-// file by AXFR from the multicluster plugin, and starts the three contenders pinned
+// file by AXFR from the multicluster plugin, and starts the contenders pinned
 // to the server core.
 func (b *bench) setupQueryServers(ctx context.Context) error {
-	if len(b.servers) == 3 {
+	if len(b.servers) == 4 {
 		return nil
 	}
 	if err := b.startPlane(ctx, "plane-queries"); err != nil {
@@ -167,13 +181,13 @@ func (b *bench) setupQueryServers(ctx context.Context) error {
 	}
 	log.Printf("created %d ServiceImports in %s", len(objs), time.Since(start).Round(time.Millisecond))
 
-	ports, err := freePorts(12)
+	ports, err := freePorts(15)
 	if err != nil {
 		return err
 	}
 	// The zone file: AXFR from a multicluster instance with the transfer plugin.
 	xfr, err := startServer(ctx, serverOptions{bin: b.bin, dir: b.path("coredns-axfr", "x"), waitDNS: true,
-		corefile: corefileOptions{kind: ours, port: ports[9], readyPort: ports[10], kubeconfig: b.kubeconfig, transfer: true}})
+		corefile: corefileOptions{kind: ours, port: ports[12], readyPort: ports[13], kubeconfig: b.kubeconfig, transfer: true}})
 	if err != nil {
 		return err
 	}
@@ -186,19 +200,27 @@ func (b *bench) setupQueryServers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("zone transfer: %w", err)
 	}
+	small := b.path("clusterset.local.small.zone")
+	if err := smallZone(b.zoneFile, small, vipSvc.fqdn()); err != nil {
+		return err
+	}
 
-	for i, c := range contenders {
+	for i, c := range contendersFor("csip-a") {
+		zone := b.zoneFile
+		if c == fileSmall {
+			zone = small
+		}
 		s, err := startServer(ctx, serverOptions{
 			bin: b.bin, dir: b.path("coredns-"+string(c), "x"), cpus: serverCPU, gomaxprocs: 1, waitDNS: true,
 			corefile: corefileOptions{kind: c, port: ports[3*i], readyPort: ports[3*i+1], pprofPort: ports[3*i+2],
-				kubeconfig: b.kubeconfig, zoneFile: b.zoneFile},
+				kubeconfig: b.kubeconfig, zoneFile: zone},
 		})
 		if err != nil {
 			return err
 		}
 		b.servers[c] = s
 	}
-	for _, c := range contenders {
+	for _, c := range contendersFor("csip-a") {
 		if err := waitFor(ctx, 60*time.Second, b.servers[c].ready); err != nil {
 			return fmt.Errorf("%s not ready: %w", c, err)
 		}
@@ -209,7 +231,7 @@ func (b *bench) setupQueryServers(ctx context.Context) error {
 
 func (b *bench) describeServers() string {
 	var parts []string
-	for _, c := range contenders {
+	for _, c := range contendersFor("csip-a") {
 		if s := b.servers[c]; s != nil {
 			parts = append(parts, fmt.Sprintf("%s on %s (pid %d)", c, s.addr(), s.pid))
 		}
@@ -263,6 +285,30 @@ func axfr(addr, zone, path string) error {
 	}
 	log.Printf("zone file %s: %d records", path, n)
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// smallZone writes the records of the zone file from whose owner is the apex, or is or
+// ends in service (an FQDN), to to.
+func smallZone(from, to, service string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		owner, _, _ := strings.Cut(line, "\t")
+		if owner == "clusterset.local." || owner == "dns-version.clusterset.local." || owner == service || strings.HasSuffix(owner, "."+service) {
+			b.WriteString(line)
+			b.WriteByte('\n')
+			n++
+		}
+	}
+	if n < 4 {
+		return fmt.Errorf("%s: only %d records for %s", from, n, service)
+	}
+	log.Printf("small zone file %s: %d records", to, n)
+	return os.WriteFile(to, []byte(b.String()), 0o644)
 }
 
 // profiles takes CPU profiles under load, for the explanations in BENCHMARKS.md:
@@ -324,6 +370,50 @@ func (b *bench) profileUnderLoad(ctx context.Context, s querySet, c contender) (
 	}
 	txt := filepath.Join(filepath.Dir(path), fmt.Sprintf("%s-%s.top.txt", s.id, c))
 	_ = os.WriteFile(txt, top, 0o644)
-	log.Printf("profiled %s under %s load (%.0f qps): %s", c, s.id, res.QPS, txt)
-	return profile{Set: s.id, Contender: c, Path: path, Top: string(top), QPS: res.QPS}, nil
+	cum, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=400", b.bin, path).CombinedOutput()
+	if err != nil {
+		return profile{}, fmt.Errorf("go tool pprof: %v\n%s", err, cum)
+	}
+	_ = os.WriteFile(strings.TrimSuffix(txt, ".top.txt")+".cum.txt", cum, 0o644)
+	sum := summarise(string(cum), c)
+	log.Printf("profiled %s under %s load (%.0f qps): %s; %s", c, s.id, res.QPS, txt, sum)
+	return profile{Set: s.id, Contender: c, Path: path, Top: string(top), QPS: res.QPS, Summary: sum}, nil
+}
+
+// handlerPrefix is the package of a contender's serving plugin in profiles.
+var handlerPrefix = map[contender]string{
+	fileZone:  "github.com/coredns/coredns/plugin/file.",
+	fileSmall: "github.com/coredns/coredns/plugin/file.",
+	inTree:    "github.com/coredns/coredns/plugin/kubernetes.",
+	ours:      "github.com/mcs-dns/multicluster.",
+}
+
+// cumShare returns the cumulative share (percent) of the first function in `go tool
+// pprof -top -cum` output that match selects.
+func cumShare(cum string, match func(fn string) bool) float64 {
+	for _, line := range strings.Split(cum, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasSuffix(f[4], "%") {
+			continue
+		}
+		if match(strings.Join(f[5:], " ")) {
+			v, _ := strconv.ParseFloat(strings.TrimSuffix(f[4], "%"), 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// summarise splits a CPU profile into the serving plugin's own work (its ServeDNS
+// minus writing the reply), writing the reply, goroutine stack growth and GC.
+func summarise(cum string, c contender) string {
+	handler := cumShare(cum, func(fn string) bool {
+		return strings.HasPrefix(fn, handlerPrefix[c]) && strings.HasSuffix(fn, ".ServeDNS")
+	})
+	write := cumShare(cum, func(fn string) bool { return fn == "github.com/coredns/coredns/plugin.(*pluginWriter).WriteMsg" })
+	stack := cumShare(cum, func(fn string) bool { return fn == "runtime.newstack" })
+	gc := cumShare(cum, func(fn string) bool { return fn == "runtime.gcBgMarkWorker" })
+	read := cumShare(cum, func(fn string) bool { return fn == "github.com/miekg/dns.(*Server).serveUDP" })
+	return fmt.Sprintf("plugin lookup and answer building %.0f%%, writing the reply %.0f%%, reading queries %.0f%%, goroutine stack growth %.0f%%, GC %.0f%% of CPU",
+		handler-write, write, read, stack, gc)
 }
