@@ -45,6 +45,7 @@ type options struct {
 	Sets        []string      `json:"sets,omitempty"`
 	out         string
 	update      string
+	from        string
 }
 
 var allPhases = []string{"throughput", "freshness", "scale", "micro"}
@@ -67,6 +68,7 @@ func main() {
 	flag.IntVar(&o.MicroCount, "micro-count", 5, "go test -count for the microbenchmarks")
 	flag.StringVar(&sets, "sets", "", "measure only these query sets (comma-separated ids; default all)")
 	flag.StringVar(&o.out, "out", "", "results directory (default <repo>/.cache/bench/<time>)")
+	flag.StringVar(&o.from, "from", "", "measure nothing: render the results.json of an earlier run (with -update, into the markdown file)")
 	flag.StringVar(&o.update, "update", "", "replace the generated section of this markdown file (BENCHMARKS.md) with the results")
 	flag.Parse()
 	for _, p := range strings.Split(phases, ",") {
@@ -104,6 +106,9 @@ func run(ctx context.Context, o options) error {
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		return err
+	}
+	if o.from != "" {
+		return render(o)
 	}
 	if o.out == "" {
 		o.out = filepath.Join(root, ".cache", "bench", time.Now().Format("20060102-150405"))
@@ -158,6 +163,25 @@ func run(ctx context.Context, o options) error {
 		log.Printf("updated %s", o.update)
 	}
 	return nil
+}
+
+// render re-renders an earlier run's results.json.
+func render(o options) error {
+	data, err := os.ReadFile(o.from)
+	if err != nil {
+		return err
+	}
+	b := &bench{}
+	if err := json.Unmarshal(data, &b.res); err != nil {
+		return fmt.Errorf("%s: %w", o.from, err)
+	}
+	b.opts = b.res.Options
+	md := b.report()
+	if o.update == "" {
+		fmt.Print(md)
+		return nil
+	}
+	return updateMarkdown(o.update, md)
 }
 
 // bench is the state of one benchmark run.
@@ -248,7 +272,8 @@ func (b *bench) waitQuiet(ctx context.Context, what string) {
 		u := b.meter.read()
 		waited := time.Since(start)
 		if u.Foreign <= b.opts.MaxForeign || waited >= b.opts.MaxWait {
-			w := loadWait{What: what, Waited: waited.Round(time.Second).Seconds(), Foreign: u.Foreign, Load1: u.Load1, Quiet: u.Foreign <= b.opts.MaxForeign}
+			// The first 5 s window is the measurement, not a wait.
+			w := loadWait{What: what, Waited: max(0, waited-5*time.Second).Round(time.Second).Seconds(), Foreign: u.Foreign, Load1: u.Load1, Quiet: u.Foreign <= b.opts.MaxForeign}
 			b.res.LoadWaits = append(b.res.LoadWaits, w)
 			if !w.Quiet {
 				log.Printf("%s: machine still busy after %s (other processes %.2f cores): measuring anyway", what, waited.Round(time.Second), u.Foreign)
@@ -277,6 +302,12 @@ func (b *bench) save() {
 	}
 }
 
+// dir returns a directory under the results directory (created by startServer).
+func (b *bench) dir(elem ...string) string {
+	return filepath.Join(append([]string{b.opts.out}, elem...)...)
+}
+
+// path returns a file path under the results directory and creates its directory.
 func (b *bench) path(elem ...string) string {
 	p := filepath.Join(append([]string{b.opts.out}, elem...)...)
 	_ = os.MkdirAll(filepath.Dir(p), 0o755)

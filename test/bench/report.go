@@ -195,7 +195,7 @@ func (b *bench) report() string {
 	p("- Machine: %d CPUs, %s, %s, %s RAM%s.\n", m.CPUs, m.CPUModel, m.Kernel, m.MemTotal, ifNotEmpty(", "+m.Virtualised, m.Virtualised))
 	dirty := ""
 	if m.GitDirty {
-		dirty = " (working tree had uncommitted changes)"
+		dirty = " (the plugin's sources had uncommitted changes)"
 	}
 	p("- Software: bin/coredns `%s` at commit %s%s; %s; %s; kube-apiserver %s; %s.\n", m.CoreDNS, m.GitCommit, dirty, m.Go, m.DNSPerf, m.APIServer, m.Etcd)
 	var maxForeign, maxLoad float64
@@ -215,8 +215,16 @@ func (b *bench) report() string {
 			}
 		}
 	}
-	p("- Load: before each phase/round the run waited until other processes used < %.2f cores (%d checks, %d still busy after %s); 1-minute load average at those checks ≤ %.2f; other processes during the %d throughput runs: at most %.2f cores.\n\n",
-		o.MaxForeign, len(r.LoadWaits), busy, o.MaxWait, maxLoad, runs, maxForeign)
+	waited := 0.0
+	for _, lw := range r.LoadWaits {
+		waited += lw.Waited
+	}
+	p("- Load: before each phase and throughput round the run waited until other processes used < %.2f cores (%d checks, %s spent waiting, %d still busy after %s); 1-minute load average at those checks ≤ %.2f",
+		o.MaxForeign, len(r.LoadWaits), (time.Duration(waited) * time.Second).Round(time.Second), busy, o.MaxWait, maxLoad)
+	if runs > 0 {
+		p("; other processes during the %d throughput runs: at most %.2f cores", runs, maxForeign)
+	}
+	p(".\n\n")
 
 	if gs := b.goals(); len(gs) > 0 {
 		p("### Goals\n\n| goal | measured | |\n|---|---|---|\n")

@@ -122,7 +122,9 @@ func machineInfo(root, bin string) machine {
 	}
 	m.Etcd = "etcd " + strings.TrimSpace(strings.TrimPrefix(firstLine(output("", etcd, "--version")), "etcd Version:"))
 	m.GitCommit = firstLine(output(root, "git", "rev-parse", "--short", "HEAD"))
-	m.GitDirty = strings.TrimSpace(output(root, "git", "status", "--porcelain", "--untracked-files=no")) != ""
+	// Only what goes into bin/coredns: the plugin's sources and the CoreDNS build.
+	m.GitDirty = strings.TrimSpace(output(root, "git", "status", "--porcelain", "--untracked-files=no", "--",
+		":(glob)*.go", "go.mod", "go.sum", "coredns")) != ""
 	m.Hostname, _ = os.Hostname()
 	if data, err := os.ReadFile("/sys/class/dmi/id/sys_vendor"); err == nil {
 		m.Virtualised = firstLine(string(data))

@@ -159,7 +159,7 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 
 	// Start one at a time (the other is idle), timing start → ready and → answer.
 	for i, c := range who {
-		s, err := startServer(ctx, serverOptions{bin: b.bin, dir: b.path(fmt.Sprintf("scale-%d", pt.Imports), string(c), "x"),
+		s, err := startServer(ctx, serverOptions{bin: b.bin, dir: b.dir(fmt.Sprintf("scale-%d", pt.Imports), string(c)),
 			corefile: corefileOptions{kind: c, port: ports[3*i], readyPort: ports[3*i+1], pprofPort: ports[3*i+2], kubeconfig: b.kubeconfig}})
 		if err != nil {
 			return err
