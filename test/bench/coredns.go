@@ -28,6 +28,8 @@ const (
 	// the ClusterSetIP A query's service: CoreDNS's floor for that answer, measured on
 	// that set only.
 	fileSmall contender = "file-small"
+	// baseline is bin/coredns with the whoami plugin: the RSS of the binary itself.
+	baseline contender = "whoami"
 	// inTree is the kubernetes plugin's multicluster option (CoreDNS v1.15.0).
 	inTree contender = "kubernetes"
 	// ours is the multicluster plugin.
@@ -82,6 +84,8 @@ func corefile(o corefileOptions) string {
 		fmt.Fprintf(&b, "    kubernetes clusterset.local {\n        kubeconfig %s\n        multicluster clusterset.local\n    }\n", o.kubeconfig)
 	case ours:
 		fmt.Fprintf(&b, "    multicluster clusterset.local {\n        kubeconfig %s\n    }\n", o.kubeconfig)
+	case baseline:
+		b.WriteString("    whoami\n")
 	}
 	if o.transfer {
 		b.WriteString("    transfer {\n        to *\n    }\n")

@@ -64,7 +64,7 @@ func main() {
 	flag.IntVar(&o.ProfileSecs, "profile-seconds", 10, "length of the CPU profiles")
 	flag.Float64Var(&o.MaxForeign, "max-foreign-cpu", 0.3, "wait before measuring while other processes use more than this many cores")
 	flag.DurationVar(&o.MaxWait, "max-wait", 10*time.Minute, "longest wait for a quiet machine before measuring anyway")
-	flag.DurationVar(&o.Settle, "settle", 20*time.Second, "scale: how long both servers stay idle after syncing before the steady RSS is read")
+	flag.DurationVar(&o.Settle, "settle", 10*time.Second, "scale: least time between the first GC after syncing and reading the steady RSS")
 	flag.IntVar(&o.MicroCount, "micro-count", 5, "go test -count for the microbenchmarks")
 	flag.StringVar(&sets, "sets", "", "measure only these query sets (comma-separated ids; default all)")
 	flag.StringVar(&o.out, "out", "", "results directory (default <repo>/.cache/bench/<time>)")

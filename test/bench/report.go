@@ -352,8 +352,8 @@ func (b *bench) report() string {
 
 	if len(r.Scale) > 0 {
 		p("### Scale\n\n")
-		p("Services exported by 2 of 5 clusters with 5 endpoints each (one EndpointSlice per cluster and service), one in five headless, over %d namespaces. CoreDNS unpinned, default GOMAXPROCS. Times from process start; RSS from /proc/PID/status; steady RSS read after both servers synced and then stayed idle for %s.\n\n", scaleNamespaces, o.Settle)
-		p("| ClusterSet | contender | /ready 200 | last service answers | steady RSS | live heap after GC | startup peak (VmHWM) | relist peak (VmHWM) | relist peak / steady | back to idle after restart |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		p("Services exported by 2 of 5 clusters with 5 endpoints each (one EndpointSlice per cluster and service), one in five headless, over %d namespaces. CoreDNS unpinned, default GOMAXPROCS. Times from process start; RSS from /proc/PID/status. Once both servers are synced and idle: RSS, then one garbage collection (the heap profile with `gc=1`, which gives the live heap; an idle Go program collects every two minutes anyway), then the steady RSS once it has not moved by more than 1 MiB for 5 s (at least %s after the collection, at most a minute).\n\n", scaleNamespaces, o.Settle)
+		p("| ClusterSet | contender | /ready 200 | last service answers | RSS synced, before the first GC | steady RSS | live heap | startup peak (VmHWM) | relist peak (VmHWM) | relist peak / steady | back to idle after restart |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, pt := range r.Scale {
 			for _, c := range []contender{inTree, ours} {
 				x := pt.result(c)
@@ -361,12 +361,15 @@ func (b *bench) report() string {
 				if !x.AnswersAfter {
 					ans = " (no answer after!)"
 				}
-				p("| %s | %s | %.2f s | %.2f s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %s | %.1f s%s |\n",
-					pt.label(), c.label(), x.ReadySecs, x.AnswerSecs, mib(x.Steady), mib(x.HeapLive), mib(x.StartupPeak), mib(x.RelistPeak),
+				p("| %s | %s | %.2f s | %.2f s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %s | %.1f s%s |\n",
+					pt.label(), c.label(), x.ReadySecs, x.AnswerSecs, mib(x.BeforeGC), mib(x.Steady), mib(x.HeapLive), mib(x.StartupPeak), mib(x.RelistPeak),
 					fmtRatio(ratio(float64(x.RelistPeak), float64(x.Steady))), x.ResyncSecs, ans)
 			}
 		}
 		p("\n")
+		if r.BaselineRSS > 0 {
+			p("- For scale: bin/coredns serving only `whoami` has an RSS of %.1f MiB (the binary with every standard plugin; not data).\n", mib(r.BaselineRSS))
+		}
 		for _, pt := range r.Scale {
 			var req []string
 			for _, k := range sortedKeys(pt.Requests) {
@@ -391,8 +394,13 @@ func (b *bench) report() string {
 
 	if len(r.Freshness) > 0 {
 		p("### Freshness\n\n")
-		p("Time from sending an API write to the first answer with the new data, polling every %s; even changes move a ServiceImport's VIP, odd ones an EndpointSlice's address. Meanwhile dnsperf sends the mixed set at %d QPS (half of (c)'s median mixed QPS) to the same server. The contenders take turns in blocks of %d changes.\n\n",
-			pollEvery, r.FreshQPS, freshBlock)
+		p("Time from sending an API write to the first answer with the new data, polling every %s; even changes move a ServiceImport's VIP, odd ones an EndpointSlice's address. Meanwhile dnsperf sends the mixed set at %d QPS (half of (c)'s median mixed QPS) to the same server", pollEvery, r.FreshQPS)
+		for _, t := range r.Throughput {
+			if t.Set == "mixed" {
+				p(": %.0f%% of (b)'s and %.0f%% of (c)'s saturated mixed throughput", 100*float64(r.FreshQPS)/medianQPS(t.Runs[inTree]), 100*float64(r.FreshQPS)/medianQPS(t.Runs[ours]))
+			}
+		}
+		p(". The contenders take turns in blocks of %d changes.\n\n", freshBlock)
 		p("| contender | changes | p50 | p90 | p99 | max | ServiceImport p50 / p99 | EndpointSlice p50 / p99 | API write (p50) | timeouts | load served | load latency avg / p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, f := range r.Freshness {
 			all := sortedCopy(f.Delays)

@@ -23,9 +23,9 @@ type results struct {
 	Freshness    []freshness   `json:"freshness"`
 	FreshQPS     int           `json:"freshQPS"`
 	Scale        []scalePoint  `json:"scale"`
+	BaselineRSS  int64         `json:"baselineRSS"`
 	Micro        []microResult `json:"micro"`
 	MicroCommand string        `json:"microCommand"`
-	Notes        []string      `json:"notes"`
 }
 
 type phaseTime struct {

@@ -47,8 +47,14 @@ type scaleResult struct {
 	AnswerSecs float64 `json:"answerSeconds"`
 	// StartupPeak is VmHWM after the initial sync.
 	StartupPeak int64 `json:"startupPeakRSS"`
-	// Steady is VmRSS once synced and idle.
+	// BeforeGC is VmRSS once synced and idle, before the first garbage collection
+	// after the initial list.
+	BeforeGC int64 `json:"beforeGCRSS"`
+	// Steady is VmRSS once synced, collected and stable.
 	Steady int64 `json:"steadyRSS"`
+	// Timeline is VmRSS every second while settling; SettleSecs how long that took.
+	Timeline   []int64 `json:"settleTimeline"`
+	SettleSecs float64 `json:"settleSeconds"`
 	// RelistPeak is VmHWM from just before the API server restart until the server is
 	// idle again (the peak is reset first); RelistSampled is the largest VmRSS sampled
 	// every 20 ms meanwhile.
@@ -88,6 +94,9 @@ func (b *bench) scale(ctx context.Context) error {
 		return err
 	}
 	b.res.Scale = nil
+	if err := b.baselineRSS(ctx); err != nil {
+		return err
+	}
 	created := 0
 	for _, n := range b.opts.ScalePoints {
 		pt := scalePoint{Imports: n, Namespaces: min(n, scaleNamespaces)}
@@ -189,23 +198,48 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 			return fmt.Errorf("%s: %w", c, err)
 		}
 	}
-	// Steady state: synced, then idle for a while (the Go runtime returns freed memory
-	// to the OS gradually).
-	time.Sleep(b.opts.Settle)
+	// Steady state. The Go runtime collects every two minutes even when idle and then
+	// hands freed memory back to the OS gradually; until that first collection, RSS
+	// still holds the garbage of the initial list, by chance more or less of it. So:
+	// collect once (the heap profile with gc=1, which also gives the live heap), then
+	// wait until RSS has not moved for 5 s (at least Settle, at most a minute).
 	for _, c := range who {
 		m, err := readMem(servers[c].pid)
 		if err != nil {
 			return err
 		}
-		res[c].Steady, res[c].StartupPeak = m.RSS, m.HWM
-		log.Printf("  %-12s steady RSS %.1f MiB (startup peak %.1f MiB)", c, mib(m.RSS), mib(m.HWM))
+		res[c].StartupPeak, res[c].BeforeGC = m.HWM, m.RSS
+		res[c].HeapTop = b.heapTop(ctx, servers[c], fmt.Sprintf("heap-%d-%s", pt.Imports, c))
+		res[c].HeapLive = heapTotal(res[c].HeapTop)
+	}
+	start := time.Now()
+	for {
+		stable := true
+		for _, c := range who {
+			m, err := readMem(servers[c].pid)
+			if err != nil {
+				return err
+			}
+			r := res[c]
+			r.Timeline = append(r.Timeline, m.RSS)
+			if n := len(r.Timeline); n < 6 || absDiff(r.Timeline[n-1], r.Timeline[n-6]) > 1<<20 {
+				stable = false
+			}
+		}
+		if (stable && time.Since(start) >= b.opts.Settle) || time.Since(start) >= time.Minute {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	for _, c := range who {
+		r := res[c]
+		r.Steady = r.Timeline[len(r.Timeline)-1]
+		r.SettleSecs = time.Since(start).Seconds()
+		log.Printf("  %-12s steady RSS %.1f MiB after %.0f s (%.1f MiB before the first GC, startup peak %.1f MiB, live heap %.1f MiB)",
+			c, mib(r.Steady), r.SettleSecs, mib(r.BeforeGC), mib(r.StartupPeak), mib(r.HeapLive))
 	}
 	if e, a, err := b.cp.RSS(); err == nil {
 		pt.EtcdRSS, pt.APIServerRSS = e, a
-	}
-	for _, c := range who {
-		res[c].HeapTop = b.heapTop(ctx, servers[c], fmt.Sprintf("heap-%d-%s", pt.Imports, c))
-		res[c].HeapLive = heapTotal(res[c].HeapTop)
 	}
 
 	// Relist: reset the peaks, restart the API server, wait until both are idle again.
@@ -225,7 +259,7 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 		}
 	}
 	sampled := sampleRSS(pids, 20*time.Millisecond)
-	start := time.Now()
+	start = time.Now()
 	if err := b.cp.RestartAPIServer(ctx); err != nil {
 		return err
 	}
@@ -422,4 +456,34 @@ func (b *bench) allocDiff(ctx context.Context, s *server, base, name string) str
 	}
 	_ = os.WriteFile(filepath.Join(filepath.Dir(path), name+".alloc.top.txt"), top, 0o644)
 	return string(top)
+}
+
+func absDiff(a, b int64) int64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// baselineRSS records the RSS of bin/coredns serving nothing but whoami: what every
+// contender's RSS includes before it holds any data.
+func (b *bench) baselineRSS(ctx context.Context) error {
+	ports, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	s, err := startServer(ctx, serverOptions{bin: b.bin, dir: b.dir("baseline"), waitDNS: true,
+		corefile: corefileOptions{kind: baseline, port: ports[0]}})
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	time.Sleep(3 * time.Second)
+	m, err := readMem(s.pid)
+	if err != nil {
+		return err
+	}
+	b.res.BaselineRSS = m.RSS
+	log.Printf("baseline: bin/coredns with whoami only: RSS %.1f MiB", mib(m.RSS))
+	return nil
 }

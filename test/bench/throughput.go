@@ -224,7 +224,7 @@ func (b *bench) setupQueryServers(ctx context.Context) error {
 			zone = small
 		}
 		s, err := startServer(ctx, serverOptions{
-			bin: b.bin, dir: b.dir("coredns-"+string(c)), cpus: serverCPU, gomaxprocs: 1, waitDNS: true,
+			bin: b.bin, dir: b.dir("coredns-" + string(c)), cpus: serverCPU, gomaxprocs: 1, waitDNS: true,
 			corefile: corefileOptions{kind: c, port: ports[3*i], readyPort: ports[3*i+1], pprofPort: ports[3*i+2],
 				kubeconfig: b.kubeconfig, zoneFile: zone},
 		})
