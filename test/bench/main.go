@@ -54,7 +54,7 @@ func main() {
 	var o options
 	var phases, points, sets string
 	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "phases to run, in this order: "+strings.Join(allPhases, ","))
-	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "length of one dnsperf run")
+	flag.DurationVar(&o.Duration, "duration", 8*time.Second, "length of one dnsperf run")
 	flag.IntVar(&o.Runs, "runs", 3, "alternating runs per query set and contender (the median is reported)")
 	flag.IntVar(&o.Clients, "clients", 4, "dnsperf -c")
 	flag.IntVar(&o.Outstanding, "outstanding", 64, "dnsperf -q")
@@ -258,8 +258,12 @@ func (b *bench) cleanup() {
 	b.stopPlane()
 }
 
+// quietWindow is how long waitQuiet measures the machine's load.
+const quietWindow = 3 * time.Second
+
 // waitQuiet waits until processes other than ours use less than MaxForeign cores
-// (measured over 5 s), polling every 30 s for at most MaxWait, and records the wait.
+// (measured over quietWindow), polling every 30 s for at most MaxWait, and records the
+// wait.
 func (b *bench) waitQuiet(ctx context.Context, what string) {
 	start := time.Now()
 	for {
@@ -267,13 +271,13 @@ func (b *bench) waitQuiet(ctx context.Context, what string) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(5 * time.Second):
+		case <-time.After(quietWindow):
 		}
 		u := b.meter.read()
 		waited := time.Since(start)
 		if u.Foreign <= b.opts.MaxForeign || waited >= b.opts.MaxWait {
-			// The first 5 s window is the measurement, not a wait.
-			w := loadWait{What: what, Waited: max(0, waited-5*time.Second).Round(time.Second).Seconds(), Foreign: u.Foreign, Load1: u.Load1, Quiet: u.Foreign <= b.opts.MaxForeign}
+			// The first window is the measurement, not a wait.
+			w := loadWait{What: what, Waited: max(0, waited-quietWindow).Round(time.Second).Seconds(), Foreign: u.Foreign, Load1: u.Load1, Quiet: u.Foreign <= b.opts.MaxForeign}
 			b.res.LoadWaits = append(b.res.LoadWaits, w)
 			if !w.Quiet {
 				log.Printf("%s: machine still busy after %s (other processes %.2f cores): measuring anyway", what, waited.Round(time.Second), u.Foreign)
@@ -286,7 +290,7 @@ func (b *bench) waitQuiet(ctx context.Context, what string) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(25 * time.Second):
+		case <-time.After(30*time.Second - quietWindow):
 		}
 	}
 }
