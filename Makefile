@@ -51,7 +51,7 @@ demo-down:
 # throughput and latency of the file plugin, the in-tree kubernetes multicluster option
 # and this plugin, one CoreDNS each against one real control plane; memory and time to
 # ready at 1,000 and 10,000 ServiceImports; API write to answer under load; the Go
-# microbenchmarks. About 20 minutes after the tools and CoreDNS are built. Results go
+# microbenchmarks. About 17 minutes after the tools and CoreDNS are built. Results go
 # to .cache/bench/<time>/ and replace the generated section of BENCHMARKS.md.
 # BENCH_FLAGS passes options, e.g. BENCH_FLAGS="-phases throughput -runs 5".
 BENCH_FLAGS ?=

@@ -352,8 +352,8 @@ func (b *bench) report() string {
 
 	if len(r.Scale) > 0 {
 		p("### Scale\n\n")
-		p("Services exported by 2 of 5 clusters with 5 endpoints each (one EndpointSlice per cluster and service), one in five headless, over %d namespaces. CoreDNS unpinned, default GOMAXPROCS. Times from process start; RSS from /proc/PID/status. Once both servers are synced and idle: RSS, then one garbage collection (the heap profile with `gc=1`, which gives the live heap; an idle Go program collects every two minutes anyway), then the steady RSS once it has not moved by more than 1 MiB for 5 s (at least %s after the collection, at most a minute).\n\n", scaleNamespaces, o.Settle)
-		p("| ClusterSet | contender | /ready 200 | last service answers | RSS synced, before the first GC | steady RSS | live heap | startup peak (VmHWM) | relist peak (VmHWM) | relist peak / steady | back to idle after restart |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		p("Services exported by 2 of 5 clusters with 5 endpoints each (one EndpointSlice per cluster and service), one in five headless, over %d namespaces. CoreDNS unpinned, default GOMAXPROCS. Times from process start; RSS from /proc/PID/status. Once both servers are synced and idle: RSS; then two garbage collections 2 s apart (heap profiles with `gc=1`, the first giving the live heap; an idle Go program collects every two minutes anyway); then the steady RSS, once it has not moved by more than 1 MiB for 5 s (at least %s after the collections, at most a minute).\n\n", scaleNamespaces, o.Settle)
+		p("| ClusterSet | contender | /ready 200 | last service answers | RSS synced, before a GC | steady RSS | live heap | startup peak (VmHWM) | relist peak (VmHWM) | relist peak / steady | back to idle after restart |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, pt := range r.Scale {
 			for _, c := range []contender{inTree, ours} {
 				x := pt.result(c)
