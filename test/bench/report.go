@@ -368,7 +368,7 @@ func (b *bench) report() string {
 		}
 		p("\n")
 		if r.BaselineRSS > 0 {
-			p("- For scale: bin/coredns serving only `whoami` has an RSS of %.1f MiB (the binary with every standard plugin; not data).\n", mib(r.BaselineRSS))
+			p("- For reference, bin/coredns serving only `whoami` has an RSS of %.1f MiB: the binary with every standard plugin, before any data.\n", mib(r.BaselineRSS))
 		}
 		for _, pt := range r.Scale {
 			var req []string
