@@ -87,6 +87,9 @@ func (b *bench) throughput(ctx context.Context) error {
 	done := 0
 	for round := range b.opts.Runs {
 		b.waitQuiet(ctx, fmt.Sprintf("throughput round %d", round+1))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		for i, s := range measured {
 			// Alternate: every contender goes first, second and third equally often.
 			who := contendersFor(s.id)
