@@ -339,6 +339,8 @@ func (c *controller) onSlice(oldObj, obj any, deleted bool) {
 	}
 }
 
+// sameImport and sameSlice report whether two versions of an object give the same
+// answers.
 func sameImport(a, b *serviceImport) bool {
 	x, y := *a, *b
 	x.metaStub, y.metaStub = metaStub{}, metaStub{}

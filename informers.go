@@ -27,49 +27,42 @@ const (
 // newInformers creates the EndpointSlice informer (only slices labelled with a
 // service name) and the ServiceImport informer for the served version.
 func (c *controller) newInformers() {
-	c.slices = cache.NewSharedIndexInformer(&cache.ListWatch{
+	slices := c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
+	labelled := func(o metav1.ListOptions) metav1.ListOptions { o.LabelSelector = labelServiceName; return o }
+	c.slices = cache.NewSharedIndexInformer(reportingListWatch(c, resourceSlices,
+		func(ctx context.Context, o metav1.ListOptions) (*discovery.EndpointSliceList, error) {
+			return slices.List(ctx, labelled(o))
+		},
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return slices.Watch(ctx, labelled(o))
+		}), &discovery.EndpointSlice{}, 0, cache.Indexers{})
+
+	if c.version == "v1beta1" {
+		api := c.mcs.MulticlusterV1beta1().ServiceImports(metav1.NamespaceAll)
+		c.imports = cache.NewSharedIndexInformer(reportingListWatch(c, resourceImports, api.List, api.Watch),
+			&mcsv1beta1.ServiceImport{}, 0, cache.Indexers{})
+		return
+	}
+	api := c.mcs.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll)
+	c.imports = cache.NewSharedIndexInformer(reportingListWatch(c, resourceImports, api.List, api.Watch),
+		&mcsv1alpha1.ServiceImport{}, 0, cache.Indexers{})
+}
+
+// reportingListWatch is a list-watcher over list and watch that reports each call's
+// outcome for resource to apiResult.
+func reportingListWatch[L runtime.Object](c *controller, resource string,
+	list func(context.Context, metav1.ListOptions) (L, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) *cache.ListWatch {
+	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = labelServiceName
-			l, err := c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, o)
-			return l, c.apiResult(resourceSlices, err)
+			l, err := list(ctx, o)
+			return l, c.apiResult(resource, err)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = labelServiceName
-			w, err := c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).Watch(ctx, o)
-			return w, c.apiResult(resourceSlices, err)
+			w, err := watchFn(ctx, o)
+			return w, c.apiResult(resource, err)
 		},
-	}, &discovery.EndpointSlice{}, 0, cache.Indexers{})
-
-	var lw *cache.ListWatch
-	var example runtime.Object
-	if c.version == "v1beta1" {
-		api := c.mcs.MulticlusterV1beta1()
-		example = &mcsv1beta1.ServiceImport{}
-		lw = &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				l, err := api.ServiceImports(metav1.NamespaceAll).List(ctx, o)
-				return l, c.apiResult(resourceImports, err)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				w, err := api.ServiceImports(metav1.NamespaceAll).Watch(ctx, o)
-				return w, c.apiResult(resourceImports, err)
-			},
-		}
-	} else {
-		api := c.mcs.MulticlusterV1alpha1()
-		example = &mcsv1alpha1.ServiceImport{}
-		lw = &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				l, err := api.ServiceImports(metav1.NamespaceAll).List(ctx, o)
-				return l, c.apiResult(resourceImports, err)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				w, err := api.ServiceImports(metav1.NamespaceAll).Watch(ctx, o)
-				return w, c.apiResult(resourceImports, err)
-			},
-		}
 	}
-	c.imports = cache.NewSharedIndexInformer(lw, example, 0, cache.Indexers{})
 }
 
 // apiResult records the outcome of a list or watch call of resource and returns err.
