@@ -69,6 +69,9 @@ type controller struct {
 	imports cache.SharedIndexInformer
 	slices  cache.SharedIndexInformer
 	version string
+	// handlers are the event handler registrations; theirs, not the informers',
+	// HasSynced says the handlers have received the initial list.
+	handlers []cache.ResourceEventHandlerRegistration
 
 	state   atomic.Int32
 	settled chan struct{} // closed once the first outcome (synced, or a reason not to wait) is known
@@ -191,7 +194,16 @@ func (c *controller) run(ctx context.Context) {
 		}()
 	}
 
-	if !cache.WaitForCacheSync(ctx.Done(), c.imports.HasSynced, c.slices.HasSynced) {
+	// An informer's HasSynced only says its store holds the initial list; the
+	// handlers may still be delivering it (client-go: "the handler may not have
+	// received all the initial notifications"). A registration's HasSynced says the
+	// handler itself has seen every initial object, so the barrier queued after it
+	// follows every service the initial list queued.
+	synced := make([]cache.InformerSynced, len(c.handlers))
+	for i, h := range c.handlers {
+		synced[i] = h.HasSynced
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
 	c.queue.Add(barrier)
@@ -272,20 +284,23 @@ func (c *controller) configure() error {
 	}}); err != nil {
 		return err
 	}
-	if _, err := c.imports.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	imports, err := c.imports.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.onImport(nil, obj, false) },
 		UpdateFunc: func(old, obj any) { c.onImport(old, obj, false) },
 		DeleteFunc: func(obj any) { c.onImport(nil, tombstoneObj(obj), true) },
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if _, err := c.slices.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	slices, err := c.slices.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.onSlice(nil, obj, false) },
 		UpdateFunc: func(old, obj any) { c.onSlice(old, obj, false) },
 		DeleteFunc: func(obj any) { c.onSlice(nil, tombstoneObj(obj), true) },
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	c.handlers = []cache.ResourceEventHandlerRegistration{imports, slices}
 	// Watches that end with an error (not only calls that fail) count as failures;
 	// apiResult logs them once instead of client-go's line per retry.
 	if err := c.imports.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.apiResult(resourceImports, err) }); err != nil {
