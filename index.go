@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -25,15 +24,11 @@ type index struct {
 	// while it is above zero (spec section 3).
 	namespaces map[string]int
 	totals     stats
-	serial     atomic.Uint32
+	serial     *zoneSerial
 }
 
 func newIndex() *index {
-	x := &index{services: map[serviceKey]*records{}, namespaces: map[string]int{}}
-	// Like the kubernetes plugin, start the serial at the current time so a restarted
-	// server does not go back to a serial its secondaries have already seen.
-	x.serial.Store(uint32(time.Now().Unix()))
-	return x
+	return &index{services: map[serviceKey]*records{}, namespaces: map[string]int{}, serial: newZoneSerial(time.Now)}
 }
 
 // lookup returns the records of the service, or nil.
@@ -53,7 +48,7 @@ func (x *index) hasNamespace(namespace string) bool {
 }
 
 // publish replaces the records of a service (nil removes it) and reports whether any
-// answer changed, in which case the serial moved (spec R10), and the new totals.
+// answer changed, in which case the serial moves (spec R10), and the new totals.
 func (x *index) publish(k serviceKey, r *records) (bool, stats) {
 	x.mu.Lock()
 	old := x.services[k]
@@ -81,7 +76,7 @@ func (x *index) publish(k serviceKey, r *records) (bool, stats) {
 	if old != nil && r != nil && old.digest == r.digest {
 		return false, t
 	}
-	x.serial.Add(1)
+	x.serial.change()
 	return true, t
 }
 

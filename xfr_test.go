@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
@@ -97,7 +98,7 @@ func TestTransferMatchesQueries(t *testing.T) {
 func TestTransferIXFR(t *testing.T) {
 	m := syncedPlugin()
 	load(t, m, clusterSet()...)
-	serial := m.index.serial.Load()
+	serial := m.index.serial.observe()
 	for _, s := range []uint32{serial, serial + 1} {
 		rrs := transferAll(t, m, "clusterset.local.", s)
 		if len(rrs) != 1 || rrs[0].Header().Rrtype != dns.TypeSOA || rrs[0].(*dns.SOA).Serial != serial {
@@ -126,12 +127,14 @@ func TestTransferRefusals(t *testing.T) {
 
 func TestSerialMovesOnEveryChange(t *testing.T) {
 	m := syncedPlugin()
+	clock := time.Unix(1_800_000_000, 0)
+	m.index.serial = newZoneSerial(func() time.Time { return clock })
 	k := serviceKey{"shop", "web"}
 	r := func(ip string) *records {
 		tr, _ := transformImport(clusterSetIP("shop", "web", []string{ip}, nil))
 		return build(tr.(*serviceImport), nil, m.longestZone(), func(string, string) {})
 	}
-	s0 := m.index.serial.Load()
+	prev := m.index.serial.observe()
 	steps := []struct {
 		what    string
 		rec     *records
@@ -143,14 +146,15 @@ func TestSerialMovesOnEveryChange(t *testing.T) {
 		{"delete", nil, true},
 		{"delete again", nil, false},
 	}
-	want := s0
 	for _, st := range steps {
 		changed, _ := m.index.publish(k, st.rec)
-		if st.changed {
-			want++
+		s := m.index.serial.observe()
+		if changed != st.changed || (s != prev) != st.changed {
+			t.Errorf("%s: changed=%v serial %d -> %d, want changed=%v", st.what, changed, prev, s, st.changed)
 		}
-		if changed != st.changed || m.index.serial.Load() != want {
-			t.Errorf("%s: changed=%v serial=%d, want changed=%v serial=%d", st.what, changed, m.index.serial.Load(), st.changed, want)
+		if int32(s-prev) < 0 {
+			t.Errorf("%s: serial went back from %d to %d", st.what, prev, s)
 		}
+		prev = s
 	}
 }
