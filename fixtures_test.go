@@ -1,6 +1,7 @@
 package multicluster
 
 import (
+	"net/netip"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -141,6 +142,8 @@ func syncedPlugin(zones ...string) *MultiCluster {
 		zones = []string{"clusterset.local."}
 	}
 	m := New(zones)
+	m.nsAddrs = []netip.Addr{netip.MustParseAddr("10.96.0.10")}
+	m.setNSAddrs()
 	m.ctrl = newController(nil, nil, m.index, m.longestZone())
 	m.ctrl.state.Store(int32(stateSynced))
 	return m

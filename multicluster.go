@@ -4,10 +4,12 @@ package multicluster
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/dnsutil"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	"github.com/coredns/coredns/request"
 
@@ -28,8 +30,12 @@ type MultiCluster struct {
 
 	ttl            uint32
 	startupTimeout time.Duration
-	kubeconfig     string
-	kubecontext    string
+	// nsV4 and nsV6 are the packed addresses of the NS target "ns.dns.<zone>" (spec
+	// R10): the addresses this server is reachable on (ns_address, else discovered).
+	nsAddrs     []netip.Addr
+	nsV4, nsV6  []byte
+	kubeconfig  string
+	kubecontext string
 
 	index *index
 	ctrl  *controller
@@ -57,7 +63,7 @@ func (m *MultiCluster) setZones(zones []string) {
 	for i, z := range zones {
 		z = strings.ToLower(dns.Fqdn(z))
 		m.Zones[i] = z
-		m.zones[i] = zoneNames{origin: z, ns: "ns.dns." + z, mbox: "hostmaster." + z}
+		m.zones[i] = zoneNames{origin: z, ns: dnsutil.Join("ns.dns", z), mbox: dnsutil.Join("hostmaster", z)}
 	}
 }
 
@@ -71,7 +77,8 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	// Names compare case-insensitively; answers keep the query's spelling (0x20).
 	lname := strings.ToLower(qname)
 	zi := m.matchZone(lname)
-	if zi < 0 {
+	if zi < 0 || state.QClass() != dns.ClassINET {
+		// Other zones, and other classes (CHAOS version.bind and the like): not ours.
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
 	qtype := state.QType()
@@ -80,7 +87,12 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		return dns.RcodeRefused, nil
 	}
 	z := &m.zones[zi]
-	res := m.resolve(lname[:len(lname)-len(z.origin)], lname)
+	var res resolution
+	if strings.IndexByte(lname, '\\') < 0 {
+		res = m.resolve(lname[:len(lname)-len(z.origin)], lname)
+	}
+	// else: an escaped character (such as "x\\.svc") is part of a label, and no label
+	// of this zone has one: the name does not exist.
 
 	msg := new(dns.Msg)
 	msg.SetReply(r)
@@ -92,7 +104,7 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		}
 	case res.apex:
 		if qtype == dns.TypeSOA || qtype == dns.TypeANY {
-			soa := m.soa(z)
+			soa := m.soa(z, true)
 			soa.Hdr.Name = qname
 			msg.Answer = append(msg.Answer, soa)
 		}
@@ -114,9 +126,13 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	}
 	if len(msg.Answer) == 0 {
 		// RFC 2308 §3: NXDOMAIN and NODATA carry the SOA, whose TTL bounds caching.
-		msg.Ns = []dns.RR{m.soa(z)}
+		msg.Ns = []dns.RR{m.soa(z, false)}
 	}
-	w.WriteMsg(msg)
+	if err := w.WriteMsg(msg); err != nil {
+		// A reply that cannot be packed or sent: say so to the server, which answers
+		// SERVFAIL and logs it (errors plugin), rather than leave the client to time out.
+		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
+	}
 	return dns.RcodeSuccess, nil
 }
 
@@ -128,7 +144,7 @@ func (m *MultiCluster) matchZone(lname string) int {
 		if !strings.HasSuffix(lname, z) {
 			continue
 		}
-		if n := len(lname) - len(z); n > 0 && lname[n-1] != '.' && z != "." {
+		if n := len(lname) - len(z); n > 0 && (lname[n-1] != '.' || escaped(lname, n-1)) && z != "." {
 			continue
 		}
 		if best < 0 || len(z) > len(m.Zones[best]) {
@@ -136,6 +152,17 @@ func (m *MultiCluster) matchZone(lname string) int {
 		}
 	}
 	return best
+}
+
+// escaped reports whether the byte at i of name is escaped by a backslash (an odd
+// number of backslashes before it, RFC 4343 §2.1): "x\\.clusterset.local." is one
+// label "x.clusterset" under "local.", not a name in clusterset.local.
+func escaped(name string, i int) bool {
+	n := 0
+	for i--; i >= 0 && name[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // resolution is where a query name lands.
@@ -160,8 +187,12 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 		return resolution{apex: true, exists: true}
 	case "dns-version.":
 		return resolution{version: true, exists: true}
-	case "dns.", "ns.dns.", "svc.":
-		// The NS target must never be NXDOMAIN (spec R10); svc.<zone> always exists.
+	case "ns.dns.":
+		// The NS target's addresses (spec R10): without them the zone is not a valid
+		// zone (named-checkzone: "NS has no address records").
+		return resolution{exists: true, v4: m.nsV4, v6: m.nsV6}
+	case "dns.", "svc.":
+		// svc.<zone> always exists; dns.<zone> is the NS target's parent.
 		return resolution{exists: true}
 	}
 	rest, ok := strings.CutSuffix(rel, ".svc.")
@@ -219,18 +250,27 @@ func (m *MultiCluster) answer(res resolution, qname string, qtype uint16, withEx
 		ans = appendAAAA(ans, qname, res.v6, m.ttl)
 	}
 	if (qtype == dns.TypeSRV || qtype == dns.TypeANY) && res.srv != nil {
+		// ANY already carries the service name's addresses in the answer: do not
+		// repeat a ClusterSetIP service's VIPs as SRV-target additionals.
+		withExtra = withExtra && !(qtype == dns.TypeANY && res.srv.onlyService())
 		ans, extra = appendSRV(ans, extra, qname, res.base, res.recs, res.srv, m.ttl, withExtra)
 	}
 	return ans, extra
 }
 
 // soa is the zone's SOA record (spec R10); its minimum is the TTL of negative answers.
-func (m *MultiCluster) soa(z *zoneNames) *dns.SOA {
+// observe says whether the serial versions what the client gets (SOA queries, zone
+// transfers) rather than only bounding a negative answer's lifetime; see zoneSerial.
+func (m *MultiCluster) soa(z *zoneNames, observe bool) *dns.SOA {
+	serial := m.index.serial.peek()
+	if observe {
+		serial = m.index.serial.observe()
+	}
 	return &dns.SOA{
 		Hdr:     header(z.origin, dns.TypeSOA, m.ttl),
 		Ns:      z.ns,
 		Mbox:    z.mbox,
-		Serial:  m.index.serial.Load(),
+		Serial:  serial,
 		Refresh: 7200,
 		Retry:   1800,
 		Expire:  86400,

@@ -231,7 +231,11 @@ var dnsTestCases = []test.Case{
 	{Qname: "clusterset.local.", Qtype: dns.TypeNS,
 		Answer: []dns.RR{test.NS("clusterset.local. 5 IN NS ns.dns.clusterset.local.")}},
 	nodata("clusterset.local.", dns.TypeA),
-	nodata("ns.dns.clusterset.local.", dns.TypeA),
+	// The NS target has the server's addresses (spec R10; a zone whose NS has no
+	// address is rejected by named-checkzone).
+	{Qname: "ns.dns.clusterset.local.", Qtype: dns.TypeA,
+		Answer: []dns.RR{test.A("ns.dns.clusterset.local. 5 IN A 10.96.0.10")}},
+	nodata("ns.dns.clusterset.local.", dns.TypeAAAA),
 	nodata("dns.clusterset.local.", dns.TypeA),
 
 	// Section 3: names without data, missing names, case.

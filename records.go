@@ -70,6 +70,17 @@ type srvRec struct {
 
 const serviceTarget = -1
 
+// onlyService reports whether every record of the set targets the service name itself
+// (a ClusterSetIP service).
+func (s *srvSet) onlyService() bool {
+	for _, rec := range s.recs {
+		if rec.target != serviceTarget {
+			return false
+		}
+	}
+	return true
+}
+
 // build turns a ServiceImport and the EndpointSlices labelled with its name into the
 // service's records (spec section 2). It returns nil when there is no ServiceImport:
 // only ServiceImports create names (spec section 3). zoneLen is the length of the

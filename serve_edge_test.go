@@ -128,3 +128,79 @@ func TestLargeHeadlessAnswer(t *testing.T) {
 		t.Fatalf("%d records, want 500", len(w.Msg.Answer))
 	}
 }
+
+// TestOtherClassesGoToNextPlugin: CHAOS (and any class but IN) questions are not this
+// plugin's, even under its zone.
+func TestOtherClassesGoToNextPlugin(t *testing.T) {
+	m := syncedPlugin()
+	load(t, m, clusterSet()...)
+	m.Next = test.NextHandler(dns.RcodeRefused, nil)
+	for _, class := range []uint16{dns.ClassCHAOS, dns.ClassHESIOD, dns.ClassANY} {
+		r := new(dns.Msg)
+		r.SetQuestion("web.shop.svc.clusterset.local.", dns.TypeA)
+		r.Question[0].Qclass = class
+		w := dnstest.NewRecorder(&test.ResponseWriter{})
+		rcode, _ := m.ServeDNS(context.TODO(), w, r)
+		if rcode != dns.RcodeRefused || w.Msg != nil {
+			t.Errorf("class %s: rcode %s, answer %v; want the next plugin's", dns.ClassToString[class], dns.RcodeToString[rcode], w.Msg)
+		}
+	}
+}
+
+// TestEscapedDotsAreNotLabelBoundaries: "x\.clusterset.local." is the label
+// "x.clusterset" under "local.", not a name in this zone; and an escaped dot inside the
+// zone is part of a label that cannot exist here.
+func TestEscapedDotsAreNotLabelBoundaries(t *testing.T) {
+	m := syncedPlugin()
+	load(t, m, clusterSet()...)
+	m.Next = test.NextHandler(dns.RcodeRefused, nil)
+	if rcode, _ := query(t, m, `x\.clusterset.local.`, dns.TypeA); rcode != dns.RcodeRefused {
+		t.Errorf(`x\.clusterset.local.: %s, want the next plugin`, dns.RcodeToString[rcode])
+	}
+	if rcode, _ := query(t, m, `x\\.clusterset.local.`, dns.TypeA); rcode != dns.RcodeNameError {
+		t.Errorf(`x\\.clusterset.local. (escaped backslash, real dot): %s, want NXDOMAIN`, dns.RcodeToString[rcode])
+	}
+	for _, name := range []string{`web\.shop.svc.clusterset.local.`, `db-0\.east.db.shop.svc.clusterset.local.`, `web.shop\.svc.clusterset.local.`} {
+		if rcode, rrs := query(t, m, name, dns.TypeA); rcode != dns.RcodeNameError || len(rrs) != 0 {
+			t.Errorf("%s: %s with %d records, want NXDOMAIN", name, dns.RcodeToString[rcode], len(rrs))
+		}
+	}
+}
+
+// TestANYDoesNotRepeatTheVIP: ANY at a ClusterSetIP name has the VIP in the answer; the
+// SRV records' target is the same name, so the additional section stays empty.
+func TestANYDoesNotRepeatTheVIP(t *testing.T) {
+	m := syncedPlugin()
+	load(t, m, clusterSet()...)
+	w := dnstest.NewRecorder(&test.ResponseWriter{})
+	if _, err := m.ServeDNS(context.TODO(), w, test.Case{Qname: "web.shop.svc.clusterset.local.", Qtype: dns.TypeANY}.Msg()); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Msg.Extra) != 0 {
+		t.Errorf("ANY repeats answer data in Additional: %v", w.Msg.Extra)
+	}
+	// A headless name's SRV targets are other names: their addresses stay.
+	w = dnstest.NewRecorder(&test.ResponseWriter{})
+	if _, err := m.ServeDNS(context.TODO(), w, test.Case{Qname: "db.shop.svc.clusterset.local.", Qtype: dns.TypeANY}.Msg()); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Msg.Extra) == 0 {
+		t.Error("ANY at a headless name lost the SRV targets' addresses")
+	}
+}
+
+// failingWriter fails every write, as a reply that cannot be packed does.
+type failingWriter struct{ test.ResponseWriter }
+
+func (failingWriter) WriteMsg(*dns.Msg) error { return fmt.Errorf("dns: bad rdata") }
+
+// TestWriteErrorsAreReported: a reply that cannot be written is reported to the server
+// (which answers SERVFAIL and logs it), never dropped so the client times out.
+func TestWriteErrorsAreReported(t *testing.T) {
+	m := syncedPlugin()
+	load(t, m, clusterSet()...)
+	rcode, err := m.ServeDNS(context.TODO(), &failingWriter{}, test.Case{Qname: "web.shop.svc.clusterset.local.", Qtype: dns.TypeA}.Msg())
+	if err == nil || rcode != dns.RcodeServerFailure || !strings.Contains(err.Error(), "multicluster") {
+		t.Errorf("rcode %s, error %v; want SERVFAIL and an error naming the plugin", dns.RcodeToString[rcode], err)
+	}
+}

@@ -2,7 +2,11 @@ package multicluster
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -10,6 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
+	"github.com/miekg/dns"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -31,6 +36,10 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
+	if len(m.nsAddrs) == 0 {
+		m.nsAddrs = boundAddrs(dnsserver.GetConfig(c).ListenHosts)
+	}
+	m.setNSAddrs()
 	c.OnStartup(m.onStartup)
 	c.OnShutdown(m.onShutdown)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
@@ -47,7 +56,11 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 		if m != nil {
 			return nil, plugin.ErrOnce
 		}
-		m = New(plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys))
+		zones, err := zonesFor(c.RemainingArgs(), c.ServerBlockKeys)
+		if err != nil {
+			return nil, c.Err(err.Error())
+		}
+		m = New(zones)
 		for c.NextBlock() {
 			switch c.Val() {
 			case "kubeconfig":
@@ -87,6 +100,18 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 					return nil, c.Errf("startup_timeout must not be negative: %s", d)
 				}
 				m.startupTimeout = d
+			case "ns_address":
+				args := c.RemainingArgs()
+				if len(args) == 0 {
+					return nil, c.ArgErr()
+				}
+				for _, a := range args {
+					ip, err := netip.ParseAddr(a)
+					if err != nil || ip.Zone() != "" {
+						return nil, c.Errf("ns_address must be IP addresses: %q", a)
+					}
+					m.nsAddrs = append(m.nsAddrs, ip.Unmap())
+				}
 			default:
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
@@ -96,6 +121,76 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 		return nil, c.ArgErr()
 	}
 	return m, nil
+}
+
+// defaultZone is served when the plugin has no zone of its own: a bare "multicluster"
+// in a ".:53" server block means clusterset.local, not the root.
+const defaultZone = "clusterset.local."
+
+// zonesFor returns the plugin's zones: its arguments, else the server block's. The root
+// zone is refused when named and replaced by clusterset.local when inherited from the
+// server block: this plugin's names live under one zone, and serving "." would build
+// names such as "ns.dns.." and take every query that reaches it.
+func zonesFor(args, keys []string) ([]string, error) {
+	for _, a := range args {
+		if dns.Fqdn(a) == "." {
+			return nil, fmt.Errorf("zone %q cannot be served: name the MCS zone, e.g. \"multicluster %s\"", a, strings.TrimSuffix(defaultZone, "."))
+		}
+	}
+	origins := plugin.OriginsFromArgsOrServerBlock(args, keys)
+	zones := make([]string, 0, len(origins))
+	for _, z := range origins {
+		if z == "." {
+			log.Infof("No zone given and the server block is the root zone: serving %s", defaultZone)
+			z = defaultZone
+		}
+		if !slices.Contains(zones, z) {
+			zones = append(zones, z)
+		}
+	}
+	return zones, nil
+}
+
+// boundAddrs returns the addresses this server answers on, for the NS target's A and
+// AAAA records (spec R10), the way the kubernetes plugin finds its own: the bind
+// plugin's addresses, else the interfaces' addresses without loopback (a pod's IP),
+// else loopback.
+func boundAddrs(hosts []string) []netip.Addr {
+	var bound, loopback []netip.Addr
+	add := func(a netip.Addr) {
+		a = a.Unmap()
+		switch {
+		case !a.IsValid() || a.IsUnspecified() || a.IsLinkLocalUnicast() || a.Zone() != "":
+		case a.IsLoopback():
+			loopback = append(loopback, a)
+		default:
+			bound = append(bound, a)
+		}
+	}
+	if len(hosts) == 0 || hosts[0] == "" {
+		ifaddrs, _ := net.InterfaceAddrs()
+		for _, ia := range ifaddrs {
+			if p, err := netip.ParsePrefix(ia.String()); err == nil {
+				add(p.Addr())
+			}
+		}
+	} else {
+		for _, h := range hosts {
+			a, _ := netip.ParseAddr(h)
+			add(a)
+		}
+	}
+	if len(bound) == 0 {
+		bound = loopback
+	}
+	return bound
+}
+
+// setNSAddrs packs the NS target's addresses.
+func (m *MultiCluster) setNSAddrs() {
+	slices.SortFunc(m.nsAddrs, netip.Addr.Compare)
+	m.nsAddrs = slices.Compact(m.nsAddrs)
+	m.nsV4, m.nsV6 = pack(m.nsAddrs)
 }
 
 // onStartup connects to the API server and starts the watches, then waits at most

@@ -1,6 +1,7 @@
 package multicluster
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,8 @@ import (
 func TestParse(t *testing.T) {
 	tests := []struct {
 		input   string
-		wantErr string // substring of the error; "" means the stanza must parse
+		keys    []string // server block keys; default clusterset.local.
+		wantErr string   // substring of the error; "" means the stanza must parse
 		check   func(*testing.T, *MultiCluster)
 	}{
 		{input: `multicluster`, check: func(t *testing.T, m *MultiCluster) {
@@ -67,7 +69,27 @@ func TestParse(t *testing.T) {
 				t.Errorf("startup_timeout %s", m.startupTimeout)
 			}
 		}},
+		// A bare "multicluster" in a ".:53" block serves clusterset.local, never the root.
+		{input: `multicluster`, keys: []string{"."}, check: func(t *testing.T, m *MultiCluster) {
+			if len(m.Zones) != 1 || m.Zones[0] != "clusterset.local." || m.zones[0].ns != "ns.dns.clusterset.local." {
+				t.Errorf("zones %v (NS %q), want clusterset.local.", m.Zones, m.zones[0].ns)
+			}
+		}},
+		{input: `multicluster`, keys: []string{".:53", "clusterset.local:53"}, check: func(t *testing.T, m *MultiCluster) {
+			if strings.Join(m.Zones, ",") != "clusterset.local." {
+				t.Errorf("zones %v, want clusterset.local. once", m.Zones)
+			}
+		}},
+		{input: "multicluster {\n ns_address 10.96.0.10 fd00::a 10.96.0.10\n}", check: func(t *testing.T, m *MultiCluster) {
+			m.setNSAddrs()
+			if len(m.nsV4) != 4 || len(m.nsV6) != 16 {
+				t.Errorf("ns_address: %d IPv4 and %d IPv6 bytes, want one of each", len(m.nsV4), len(m.nsV6))
+			}
+		}},
 
+		{input: `multicluster .`, wantErr: `zone "." cannot be served: name the MCS zone, e.g. "multicluster clusterset.local"`},
+		{input: "multicluster {\n ns_address\n}", wantErr: "Wrong argument count"},
+		{input: "multicluster {\n ns_address ns1.example.org\n}", wantErr: `ns_address must be IP addresses: "ns1.example.org"`},
 		{input: "multicluster {\n kubeconfig\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n kubeconfig a b c\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n ttl\n}", wantErr: "Wrong argument count"},
@@ -85,6 +107,9 @@ func TestParse(t *testing.T) {
 		t.Run(strings.ReplaceAll(tc.input, "\n", " "), func(t *testing.T) {
 			c := caddy.NewTestController("dns", tc.input)
 			c.ServerBlockKeys = []string{"clusterset.local."}
+			if tc.keys != nil {
+				c.ServerBlockKeys = tc.keys
+			}
 			m, err := parse(c)
 			if tc.wantErr != "" {
 				if err == nil {
@@ -121,5 +146,25 @@ func TestStartupWithBadKubeconfig(t *testing.T) {
 	err := m.onStartup()
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/kubeconfig") {
 		t.Fatalf("onStartup error %v, want it to name the kubeconfig", err)
+	}
+}
+
+// TestBoundAddrs: the NS target's addresses are the bind addresses, else the
+// interfaces' without loopback, else loopback.
+func TestBoundAddrs(t *testing.T) {
+	for _, tc := range []struct {
+		hosts []string
+		want  string
+	}{
+		{[]string{"127.0.0.1"}, "[127.0.0.1]"},
+		{[]string{"127.0.0.1", "10.0.0.5", "fd00::5"}, "[10.0.0.5 fd00::5]"},
+		{[]string{"0.0.0.0"}, "[]"},
+	} {
+		if got := fmt.Sprint(boundAddrs(tc.hosts)); got != tc.want {
+			t.Errorf("boundAddrs(%v) = %s, want %s", tc.hosts, got, tc.want)
+		}
+	}
+	if got := boundAddrs(nil); len(got) == 0 {
+		t.Error("no address discovered from the interfaces (loopback at least)")
 	}
 }

@@ -3,6 +3,7 @@ package multicluster
 import (
 	"errors"
 
+	"github.com/coredns/coredns/plugin/pkg/dnsutil"
 	"github.com/coredns/coredns/plugin/transfer"
 
 	"github.com/miekg/dns"
@@ -30,7 +31,7 @@ func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, er
 		return nil, errNotSynced
 	}
 	z := &m.zones[zi]
-	soa := m.soa(z)
+	soa := m.soa(z, true)
 	ch := make(chan []dns.RR)
 	// IXFR with a serial at or after ours (RFC 1982 arithmetic): nothing changed, send
 	// the SOA alone (RFC 1995 §2).
@@ -47,10 +48,14 @@ func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, er
 		batch := []dns.RR{
 			soa,
 			&dns.NS{Hdr: header(z.origin, dns.TypeNS, m.ttl), Ns: z.ns},
-			&dns.TXT{Hdr: header("dns-version."+z.origin, dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}},
+			&dns.TXT{Hdr: header(dnsutil.Join("dns-version", z.origin), dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}},
 		}
+		// The NS target's addresses: a zone whose in-zone NS has none is not a valid
+		// zone (RFC 1035 §4.2.1 glue; named-checkzone refuses it).
+		ns, _ := m.answer(resolution{exists: true, v4: m.nsV4, v6: m.nsV6}, z.ns, dns.TypeANY, false)
+		batch = append(batch, ns...)
 		for i, k := range keys {
-			base := k.name + "." + k.namespace + ".svc." + z.origin
+			base := dnsutil.Join(k.name, k.namespace, "svc", z.origin)
 			for _, rr := range m.serviceRecords(recs[i], base) {
 				batch = append(batch, rr)
 				if len(batch) >= xfrBatch {

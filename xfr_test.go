@@ -65,7 +65,7 @@ func TestTransferMatchesQueries(t *testing.T) {
 	}
 
 	// Names with the cluster id, dotted ones included, are transferred as queried.
-	for _, name := range []string{"db-0.east.db.shop.svc.clusterset.local.", "db-0.west.us.db.shop.svc.clusterset.local.", "dns-version.clusterset.local."} {
+	for _, name := range []string{"db-0.east.db.shop.svc.clusterset.local.", "db-0.west.us.db.shop.svc.clusterset.local.", "dns-version.clusterset.local.", "ns.dns.clusterset.local."} {
 		found := false
 		for k := range byQuery {
 			found = found || k[0] == name
