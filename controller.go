@@ -74,6 +74,7 @@ type controller struct {
 	handlers []cache.ResourceEventHandlerRegistration
 
 	state   atomic.Int32
+	ready   atomic.Bool // latched: see Ready
 	settled chan struct{} // closed once the first outcome (synced, or a reason not to wait) is known
 	once    sync.Once
 
@@ -114,6 +115,9 @@ func (c *controller) synced() bool {
 func (c *controller) setState(s watchState) {
 	c.state.Store(int32(s))
 	setWatchState(s)
+	if s == stateSynced || s == stateCRDMissing {
+		c.ready.Store(true)
+	}
 	if s == stateSynced || s == stateCRDMissing || s == stateForbidden {
 		c.once.Do(func() { close(c.settled) })
 	}

@@ -146,5 +146,6 @@ func syncedPlugin(zones ...string) *MultiCluster {
 	m.setNSAddrs()
 	m.ctrl = newController(nil, nil, m.index, m.longestZone())
 	m.ctrl.state.Store(int32(stateSynced))
+	m.ctrl.ready.Store(true)
 	return m
 }
