@@ -74,7 +74,7 @@ type controller struct {
 	handlers []cache.ResourceEventHandlerRegistration
 
 	state   atomic.Int32
-	ready   atomic.Bool // latched: see Ready
+	ready   atomic.Bool   // latched: see Ready
 	settled chan struct{} // closed once the first outcome (synced, or a reason not to wait) is known
 	once    sync.Once
 
