@@ -81,6 +81,8 @@ type controller struct {
 	mu      sync.Mutex
 	changed map[serviceKey]time.Time // when a queued service first changed, for the freshness histogram
 
+	skips *skipLog
+
 	logMu   sync.Mutex
 	lastLog map[string]string // kind of the last logged problem per topic, so each is logged once
 
@@ -103,6 +105,7 @@ func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *index,
 		changed:  map[serviceKey]time.Time{},
 		lastLog:  map[string]string{},
 		failing:  map[string]bool{},
+		skips:    newSkipLog(),
 	}
 }
 
@@ -329,8 +332,10 @@ func (c *controller) onImport(oldObj, obj any, deleted bool) {
 	if old, ok := oldObj.(*serviceImport); ok && sameImport(old, si) {
 		return // a relist, or a change to fields no answer depends on
 	}
-	if !deleted {
-		reportSkips("ServiceImport", si.namespace, si.name, si.bad)
+	if deleted {
+		c.skips.forget("ServiceImport", si.namespace, si.name)
+	} else {
+		c.skips.report("ServiceImport", si.namespace, si.name, si.bad)
 	}
 	c.enqueue(serviceKey{si.namespace, si.name})
 }
@@ -350,8 +355,10 @@ func (c *controller) onSlice(oldObj, obj any, deleted bool) {
 			c.enqueue(serviceKey{old.namespace, old.service})
 		}
 	}
-	if !deleted {
-		reportSkips("EndpointSlice", s.namespace, s.name, s.bad)
+	if deleted {
+		c.skips.forget("EndpointSlice", s.namespace, s.name)
+	} else {
+		c.skips.report("EndpointSlice", s.namespace, s.name, s.bad)
 	}
 	if s.service != "" {
 		c.enqueue(serviceKey{s.namespace, s.service})
@@ -427,25 +434,13 @@ func (c *controller) rebuild(k serviceKey) {
 			}
 		}
 	}
+	var bad []skip
 	r := build(si, eps, c.zoneLen, func(reason, detail string) {
-		skipped.WithLabelValues(reason).Inc()
-		log.Warningf("Service %s/%s: skipping name %q: %s", k.namespace, k.name, detail, reason)
+		bad = append(bad, skip{reason, detail})
 	})
+	c.skips.report("Service", k.namespace, k.name, bad)
 	_, totals := c.index.publish(k, r)
 	setTotals(totals)
-}
-
-// reportSkips logs and counts the malformed values left out of an object; it runs
-// once per change of the object, never per query.
-func reportSkips(kind, ns, name string, bad []skip) {
-	for _, b := range bad {
-		skipped.WithLabelValues(b.reason).Inc()
-		if b.reason == reasonNoCluster {
-			log.Warningf("%s %s/%s has no %s label: its addresses answer the service name only", kind, ns, name, labelSourceCluster)
-			continue
-		}
-		log.Warningf("%s %s/%s: skipping %q: %s", kind, ns, name, b.value, b.reason)
-	}
 }
 
 // problem logs err for topic once per kind of problem, until the kind changes or the
