@@ -102,6 +102,7 @@ const (
 	reasonBadCluster  = "bad_cluster_id"
 	reasonNoCluster   = "missing_cluster_id"
 	reasonLongName    = "name_too_long"
+	reasonTooMany     = "too_many_addresses"
 )
 
 func importFromV1beta1(si *mcsv1beta1.ServiceImport) *serviceImport {

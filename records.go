@@ -187,6 +187,7 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 		}
 		group = slices.Compact(group)
 		v4, v6 := pack(group)
+		v4, v6 = capName(v4, v6, cands[i].host+"."+cands[i].cluster, logSkip)
 		target := int32(len(r.names))
 		r.names = append(r.names, endpointName{
 			host: cands[i].host, cluster: cands[i].cluster,
@@ -218,6 +219,21 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 		r.ents = append(r.ents, e)
 	}
 	r.addENTs()
+}
+
+// maxNameAddrs is the most addresses of one family a per-endpoint name holds. No DNS
+// message can carry more records in a section (the counts are 16 bits, RFC 1035 §4.1.1)
+// and 65,535 A records are far beyond the 64 KiB a message can hold anyway.
+const maxNameAddrs = 1<<16 - 1
+
+// capName keeps at most maxNameAddrs addresses per family for one per-endpoint name.
+func capName(v4, v6 []byte, name string, logSkip func(reason, detail string)) ([]byte, []byte) {
+	if len(v4) > maxNameAddrs*4 || len(v6) > maxNameAddrs*16 {
+		logSkip(reasonTooMany, name)
+		v4 = v4[:min(len(v4), maxNameAddrs*4)]
+		v6 = v6[:min(len(v6), maxNameAddrs*16)]
+	}
+	return v4, v6
 }
 
 // setPorts installs the named-port SRV sets and the "_<proto>" empty non-terminals.

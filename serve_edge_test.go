@@ -204,3 +204,34 @@ func TestWriteErrorsAreReported(t *testing.T) {
 		t.Errorf("rcode %s, error %v; want SERVFAIL and an error naming the plugin", dns.RcodeToString[rcode], err)
 	}
 }
+
+// TestNameWithMoreThan65535Addresses: one per-endpoint name shared by more addresses
+// than a 16-bit count holds keeps the first 65,535 (logged once), instead of wrapping
+// around and pointing into another name's addresses.
+func TestNameWithMoreThan65535Addresses(t *testing.T) {
+	m := syncedPlugin()
+	eps := make([]ep, 0, 70000)
+	for i := range 70000 {
+		eps = append(eps, ready("same", fmt.Sprintf("10.%d.%d.%d", 100+i>>16, i>>8&255, i&255)))
+	}
+	var logged []string
+	si, _ := transformImport(headlessImport("shop", "big", nil))
+	sl, _ := transformSlice(slice("shop", "big-1", "big", "east", ipv4, nil, eps...))
+	r := build(si.(*serviceImport), []*endpointSlice{sl.(*endpointSlice)}, m.longestZone(), func(reason, detail string) {
+		logged = append(logged, reason+" "+detail)
+	})
+	n, ok := r.lookupName("same", "east")
+	if !ok {
+		t.Fatal("the shared name is missing")
+	}
+	v4, _ := r.nameAddrs(n)
+	if len(v4)/4 != maxNameAddrs {
+		t.Errorf("name holds %d addresses, want %d", len(v4)/4, maxNameAddrs)
+	}
+	if len(logged) != 1 || !strings.HasPrefix(logged[0], reasonTooMany) {
+		t.Errorf("logged %v, want one %s", logged, reasonTooMany)
+	}
+	if r.endpoints != 70000 {
+		t.Errorf("service name serves %d addresses, want all 70000", r.endpoints)
+	}
+}
