@@ -82,6 +82,8 @@ type controller struct {
 	changed map[serviceKey]time.Time // when a queued service first changed, for the freshness histogram
 
 	skips *skipLog
+	// gauges are this instance's gauges; setting them is a no-op until set.
+	gauges gauges
 
 	logMu   sync.Mutex
 	lastLog map[string]string // kind of the last logged problem per topic, so each is logged once
@@ -117,7 +119,7 @@ func (c *controller) synced() bool {
 
 func (c *controller) setState(s watchState) {
 	c.state.Store(int32(s))
-	setWatchState(s)
+	c.gauges.setWatchState(s)
 	if s == stateSynced || s == stateCRDMissing {
 		c.ready.Store(true)
 	}
@@ -440,7 +442,7 @@ func (c *controller) rebuild(k serviceKey) {
 	})
 	c.skips.report("Service", k.namespace, k.name, bad)
 	_, totals := c.index.publish(k, r)
-	setTotals(totals)
+	c.gauges.setTotals(totals)
 }
 
 // problem logs err for topic once per kind of problem, until the kind changes or the

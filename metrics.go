@@ -1,6 +1,8 @@
 package multicluster
 
 import (
+	"net"
+
 	"github.com/coredns/coredns/plugin"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,15 +15,15 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "service_imports",
-		Help:      "Number of ServiceImports served, by type (clusterset_ip, headless).",
-	}, []string{"type"})
+		Help:      "Number of ServiceImports served, by server, zone and type (clusterset_ip, headless).",
+	}, []string{"server", "zone", "type"})
 
-	endpointsServed = promauto.NewGauge(prometheus.GaugeOpts{
+	endpointsServed = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "endpoints",
-		Help:      "Number of distinct ready endpoint addresses served by headless services.",
-	})
+		Help:      "Number of distinct ready endpoint addresses served by headless services, by server and zone.",
+	}, []string{"server", "zone"})
 
 	updateDuration = promauto.NewHistogram(prometheus.HistogramOpts{
 		Namespace:                   plugin.Namespace,
@@ -43,22 +45,48 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
 		Name:      "watch_status",
-		Help:      "1 for the current state of the watches (starting, crd_missing, forbidden, unreachable, syncing, synced, stale), 0 for the others.",
-	}, []string{"status"})
+		Help:      "1 for the current state of the watches (starting, crd_missing, forbidden, unreachable, syncing, synced, stale), 0 for the others, by server and zone.",
+	}, []string{"server", "zone", "status"})
 )
 
-func setWatchState(s watchState) {
-	for i, name := range stateNames {
-		v := 0.0
-		if watchState(i) == s {
-			v = 1
+// gauges are the gauges of one plugin instance. Each server block that has the plugin
+// runs its own watches and index, so its gauges carry the server and zone labels the
+// way CoreDNS's own metrics do (coredns_dns_requests_total{server, zone}); shared
+// gauges would be overwritten by whichever block changed last.
+type gauges struct {
+	server string   // "dns://:53", as metrics.WithServer reports it
+	zones  []string // the plugin's zones
+}
+
+func (g gauges) setWatchState(s watchState) {
+	for _, z := range g.zones {
+		for i, name := range stateNames {
+			v := 0.0
+			if watchState(i) == s {
+				v = 1
+			}
+			watchStatus.WithLabelValues(g.server, z, name).Set(v)
 		}
-		watchStatus.WithLabelValues(name).Set(v)
 	}
 }
 
-func setTotals(t stats) {
-	serviceImports.WithLabelValues("clusterset_ip").Set(float64(t.clusterSetIP))
-	serviceImports.WithLabelValues("headless").Set(float64(t.headless))
-	endpointsServed.Set(float64(t.endpoints))
+func (g gauges) setTotals(t stats) {
+	for _, z := range g.zones {
+		serviceImports.WithLabelValues(g.server, z, "clusterset_ip").Set(float64(t.clusterSetIP))
+		serviceImports.WithLabelValues(g.server, z, "headless").Set(float64(t.headless))
+		endpointsServed.WithLabelValues(g.server, z).Set(float64(t.endpoints))
+	}
+}
+
+// serverAddr is the server label of a server block, as CoreDNS builds its servers'
+// addresses: "<transport>://<host>:<port>" for the first listen host.
+func serverAddr(transport string, hosts []string, port string) string {
+	host := ""
+	if len(hosts) > 0 {
+		host = hosts[0]
+	}
+	if transport == "" {
+		transport = "dns"
+	}
+	return transport + "://" + net.JoinHostPort(host, port)
 }

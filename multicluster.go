@@ -37,8 +37,9 @@ type MultiCluster struct {
 	kubeconfig  string
 	kubecontext string
 
-	index *index
-	ctrl  *controller
+	index  *index
+	ctrl   *controller
+	gauges gauges
 	// zones holds per-zone names that answers reuse, in the order of Zones.
 	zones []zoneNames
 }

@@ -40,6 +40,8 @@ func setup(c *caddy.Controller) error {
 		m.nsAddrs = boundAddrs(dnsserver.GetConfig(c).ListenHosts)
 	}
 	m.setNSAddrs()
+	cfg := dnsserver.GetConfig(c)
+	m.gauges = gauges{server: serverAddr(cfg.Transport, cfg.ListenHosts, cfg.Port), zones: m.Zones}
 	c.OnStartup(m.onStartup)
 	c.OnShutdown(m.onShutdown)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
@@ -201,6 +203,7 @@ func (m *MultiCluster) onStartup() error {
 		return plugin.Error(pluginName, err)
 	}
 	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
+	m.ctrl.gauges = m.gauges
 	m.ctrl.start()
 	m.ctrl.waitSettled(m.startupTimeout)
 	return nil
