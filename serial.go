@@ -11,14 +11,15 @@ import (
 // than the primary's treats the primary as older (RFC 1982 serial arithmetic) and
 // keeps serving what it has.
 //
-// The serial is the time of a change, in Unix seconds, and only moves when it is
-// observed (an SOA query, a zone transfer, a NOTIFY) after answers changed: it is then
-// max(previous+1, now). So it runs ahead of the clock only while changes and
-// observations alternate faster than once a second, and a restarted or reloaded
-// server, which starts from its start time, comes back above every serial served
-// before. Counting one per change instead (start time + changes) runs ahead by the
-// number of changes, thousands after the initial list of a large ClusterSet, and
-// drops back on every restart.
+// The serial is the time of a change in Unix seconds, never ahead of the clock: it
+// moves when it is observed (an SOA query, a zone transfer, a NOTIFY) after answers
+// changed, to the current second. A change observed within the second the serial
+// already names waits for the next second (the observer sees it at most a second
+// late; NOTIFY retries). So a restarted or reloaded server, which starts from its
+// start time, is at or above every serial served before it (as long as the clock does
+// not go back). Counting one per change (start time + changes) runs ahead of the clock
+// by the number of changes, thousands after the initial list of a large ClusterSet,
+// and drops back on every restart.
 type zoneSerial struct {
 	mu      sync.Mutex
 	current atomic.Uint32
@@ -53,23 +54,25 @@ func (s *zoneSerial) change() {
 func (s *zoneSerial) peek() uint32 { return s.current.Load() }
 
 // observe returns the serial of the answers as they are now, for SOA queries, zone
-// transfers and NOTIFY: a change since the last observation advances it first.
+// transfers and NOTIFY: a change since the last observation advances it to the
+// current second, unless it already names this second (then the change stays pending).
 func (s *zoneSerial) observe() uint32 {
 	if !s.changed.Load() {
 		return s.current.Load()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Clear the flag before reading the time: a change published after this point
-	// sets it again and advances the next observation.
-	if s.changed.Swap(false) {
-		prev := s.current.Load()
-		next := uint32(s.now().Unix())
-		// RFC 1982: "next" must be after "prev" in serial arithmetic.
-		if int32(next-prev) <= 0 {
-			next = prev + 1
-		}
+	prev := s.current.Load()
+	next := uint32(s.now().Unix())
+	// RFC 1982: only a serial after prev in serial arithmetic is an advance.
+	if int32(next-prev) > 0 {
+		// Clear the flag before publishing the serial: a change after this point
+		// sets it again and advances a later observation.
+		s.changed.Store(false)
 		s.current.Store(next)
 	}
 	return s.current.Load()
 }
+
+// pending reports whether answers changed since the serial was last advanced.
+func (s *zoneSerial) pending() bool { return s.changed.Load() }

@@ -97,7 +97,10 @@ func TestTransferMatchesQueries(t *testing.T) {
 
 func TestTransferIXFR(t *testing.T) {
 	m := syncedPlugin()
+	clock := time.Unix(1_800_000_000, 0)
+	m.index.serial = newZoneSerial(func() time.Time { return clock })
 	load(t, m, clusterSet()...)
+	clock = clock.Add(time.Second)
 	serial := m.index.serial.observe()
 	for _, s := range []uint32{serial, serial + 1} {
 		rrs := transferAll(t, m, "clusterset.local.", s)
@@ -148,6 +151,7 @@ func TestSerialMovesOnEveryChange(t *testing.T) {
 	}
 	for _, st := range steps {
 		changed, _ := m.index.publish(k, st.rec)
+		clock = clock.Add(time.Second)
 		s := m.index.serial.observe()
 		if changed != st.changed || (s != prev) != st.changed {
 			t.Errorf("%s: changed=%v serial %d -> %d, want changed=%v", st.what, changed, prev, s, st.changed)
