@@ -28,6 +28,7 @@ func transferAll(t *testing.T, m *MultiCluster, zone string, serial uint32) []dn
 
 func TestTransferMatchesQueries(t *testing.T) {
 	m := syncedPlugin()
+	m.index.serial = newZoneSerial(func() time.Time { return time.Unix(1_800_000_000, 0) })
 	load(t, m, clusterSet()...)
 	rrs := transferAll(t, m, "clusterset.local.", 0)
 	if len(rrs) < 3 {
