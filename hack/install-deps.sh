@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages the end-to-end tests, the demo and the benchmarks
-# use, if they are missing: dig (dnsutils), dnsperf and etcd (etcd-server). Idempotent: it runs
+# use, if they are missing: dig (dnsutils), dnsperf, etcd (etcd-server) and named-checkzone
+# (bind9-utils). Idempotent: it runs
 # `apt-get update` and `apt-get install` only when something is missing.
 #
 # Certificates are generated in Go (test/controlplane), so openssl is not needed.
@@ -16,10 +17,11 @@ declare -A pkgs=(
 	[dig]=dnsutils
 	[dnsperf]=dnsperf
 	[etcd]=etcd-server
+	[named-checkzone]=bind9-utils
 )
 
 missing=()
-for cmd in dig dnsperf etcd; do
+for cmd in "${!pkgs[@]}"; do
 	if command -v "${cmd}" >/dev/null 2>&1; then
 		log "${cmd}: $(command -v "${cmd}")"
 	else
@@ -65,7 +67,7 @@ if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/nu
 	"${sudo[@]}" systemctl disable --now etcd >/dev/null 2>&1 || true
 fi
 
-for cmd in dig dnsperf etcd; do
+for cmd in "${!pkgs[@]}"; do
 	if command -v "${cmd}" >/dev/null 2>&1; then
 		log "${cmd}: $(command -v "${cmd}")"
 	else
