@@ -11,7 +11,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -246,15 +245,7 @@ func (c *controller) discover(ctx context.Context) error {
 		c.setState(stateCRDMissing)
 		return fmt.Errorf("%w: answering SERVFAIL (or falling through) for this plugin's zones until it is", errCRDMissing)
 	}
-	var err error
-	if c.version == "v1beta1" {
-		_, err = c.mcs.MulticlusterV1beta1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
-	} else {
-		_, err = c.mcs.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
-	}
-	if err == nil {
-		_, err = c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1, LabelSelector: labelServiceName})
-	}
+	err := c.checkAccess(ctx)
 	switch {
 	case err == nil:
 		log.Infof("Watching ServiceImports %s/%s and EndpointSlices labelled %s", mcsGroup, c.version, labelServiceName)
@@ -267,7 +258,7 @@ func (c *controller) discover(ctx context.Context) error {
 		return fmt.Errorf("%w: answering SERVFAIL (or falling through) for this plugin's zones until it is", errCRDMissing)
 	default:
 		c.setState(stateUnreachable)
-		return fmt.Errorf("cannot list ServiceImports: %w", err)
+		return fmt.Errorf("cannot check access to ServiceImports and EndpointSlices: %w", err)
 	}
 }
 

@@ -276,6 +276,11 @@ func metrics(t *testing.T, port int) map[string]float64 {
 	if err != nil || code != 200 {
 		t.Fatalf("metrics: %d %v", code, err)
 	}
+	return parseMetrics(body)
+}
+
+// parseMetrics reads Prometheus text into "name{labels}" -> value.
+func parseMetrics(body string) map[string]float64 {
 	out := map[string]float64{}
 	for _, line := range strings.Split(body, "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {

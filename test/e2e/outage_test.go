@@ -154,6 +154,14 @@ func TestOutage(t *testing.T) {
 	mustImport(t, c, Import{Namespace: ns, Name: "after-api", IPs: []string{"10.60.0.2"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
 	took := eventually(t, s.port, fq("", "after-api", ns), "A", want{answer: []string{"A 10.60.0.2"}}, 60*time.Second)
 	t.Logf("after kube-apiserver restart: a new ServiceImport seen by dig after %s", took.Round(time.Millisecond))
+	// The relist after the restart was streamed too: the new kube-apiserver has served
+	// no LIST of either resource (every CoreDNS of this suite relisted by now).
+	lists, streamed := listRequests(t, s)
+	for _, res := range []string{"endpointslices", "serviceimports"} {
+		if lists[res] != 0 || streamed[res] < 1 {
+			t.Errorf("relist of %s after the restart: %v LIST requests, %v streamed lists; want 0 and at least 1", res, lists[res], streamed[res])
+		}
+	}
 
 	// etcd down: kube-apiserver stays up but can read and write nothing.
 	begin = time.Now()
