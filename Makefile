@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 
-.PHONY: all coredns test unit e2e tools demo demo-down bench fuzz clean
+.PHONY: all coredns image test unit e2e tools demo demo-down bench fuzz clean
 
 all: coredns
 
@@ -12,8 +12,17 @@ all: coredns
 coredns:
 	@mkdir -p $(BIN)
 	@echo "==> building $(BIN)/coredns (CoreDNS with all standard plugins + multicluster; about 3 minutes the first time)"
-	cd coredns && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/coredns .
+	cd coredns && CGO_ENABLED=0 ../hack/gobuild.sh coredns . -trimpath -o ../$(BIN)/coredns
 	@./$(BIN)/coredns -plugins | grep -q "dns\.multicluster" && echo "==> $(BIN)/coredns lists dns.multicluster"
+
+# The OCI image of bin/coredns (README "Deploying"): FROM scratch, non-root, written as an
+# OCI archive without a container daemon; the same binary always gives the same digest.
+# Load it with `podman load -i $(IMAGE_ARCHIVE)` or push it with
+# `skopeo copy oci-archive:$(IMAGE_ARCHIVE) docker://REGISTRY/NAME:TAG`.
+IMAGE ?= localhost/coredns-multicluster:dev
+IMAGE_ARCHIVE ?= $(BIN)/coredns-multicluster.oci.tar
+image: coredns
+	cd test && $(GO) run ./image/cmd/mcs-image -binary ../$(BIN)/coredns -o ../$(IMAGE_ARCHIVE) -name $(IMAGE)
 
 # Every test: unit tests (race detector), then the end-to-end suite against a real
 # kube-apiserver + etcd, the built CoreDNS and dig.
