@@ -3,6 +3,10 @@ module github.com/mcs-dns/multicluster/test
 go 1.26.8
 
 require (
+	// The plugin itself (replaced by the working tree below), for suites that import it.
+	github.com/mcs-dns/multicluster v0.0.0
+	// The image builder (make image): OCI layout and archive, no container daemon.
+	github.com/google/go-containerregistry v0.22.1
 	github.com/miekg/dns v1.1.73
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
@@ -10,8 +14,6 @@ require (
 	sigs.k8s.io/mcs-api v0.5.2
 	sigs.k8s.io/yaml v1.6.0
 )
-
-require github.com/google/go-containerregistry v0.22.1
 
 require (
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
