@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 
-.PHONY: all coredns image test unit e2e tools demo demo-down bench fuzz clean
+.PHONY: all coredns image test test-banner unit e2e tools demo demo-down bench bench-banner fuzz clean
 
 all: coredns
 
@@ -26,7 +26,10 @@ image: coredns
 
 # Every test: unit tests (race detector), then the end-to-end suite against a real
 # kube-apiserver + etcd, the built CoreDNS and dig.
-test: unit e2e
+test: test-banner unit e2e
+
+test-banner:
+	@echo "==> make test: unit tests (race detector), then the end-to-end suite; on a fresh 2-core machine the first run compiles for about 15 minutes (race-instrumented tests, kube-apiserver, CoreDNS, the e2e binary) before the suite runs"
 
 unit:
 	$(GO) vet ./...
@@ -34,21 +37,25 @@ unit:
 	cd coredns && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 tools:
+	@echo "==> tools: dig, dnsperf, etcd, podman (apt) and kube-apiserver (compiled once into .cache/bin: about 5 minutes the first time)"
 	./hack/ensure-tools.sh
 
 e2e: tools coredns
 	cd test && $(GO) vet ./...
 	cd test && MCS_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 30m ./...
 
-# The demo: one command on a fresh machine. It installs the tools (the first run compiles
-# kube-apiserver, about 4 minutes, then CoreDNS, about 3 minutes), starts etcd +
+# The demo: one command on a fresh machine. It installs the tools, starts etcd +
 # kube-apiserver under .demo/, loads a sample ClusterSet, starts bin/coredns on
 # 127.0.0.1:1053 (another port if taken), digs the sample names and leaves it all
 # running. `make demo-down` stops it and removes .demo/.
+# The first run on a fresh 2-core machine compiles kube-apiserver and CoreDNS: about 10
+# minutes on an idle machine (README "Quick start"), more when other builds share the
+# cores; both builds print packages compiled / total and the time left. Later runs: seconds.
+FIRST_RUN := the first run on a fresh 2-core machine takes about 10 minutes (kube-apiserver about 5, CoreDNS about 3, downloads and the test binaries the rest); later runs take seconds
 demo:
-	@echo "==> make demo: tools first (the first run compiles kube-apiserver: about 4 minutes)"
+	@echo "==> make demo: $(FIRST_RUN)"
 	./hack/ensure-tools.sh
-	@echo "==> CoreDNS with the plugin (about 3 minutes the first time, seconds after)"
+	@echo "==> CoreDNS with the plugin"
 	$(MAKE) --no-print-directory coredns
 	@echo "==> the demo itself"
 	cd test && $(GO) run ./demo up
@@ -64,7 +71,10 @@ demo-down:
 # to .cache/bench/<time>/ and replace the generated section of BENCHMARKS.md.
 # BENCH_FLAGS passes options, e.g. BENCH_FLAGS="-phases throughput -runs 5".
 BENCH_FLAGS ?=
-bench: tools coredns
+bench: bench-banner tools coredns
+
+bench-banner:
+	@echo "==> make bench: about 17 minutes of benchmarks; the first run on a fresh machine compiles kube-apiserver and CoreDNS first (about 10 minutes)"
 	cd test && $(GO) build -o ../.cache/bench/mcsbench ./bench
 	./.cache/bench/mcsbench -update BENCHMARKS.md $(BENCH_FLAGS)
 

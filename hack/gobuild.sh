@@ -44,7 +44,7 @@ total="$(go list -deps "${list_flags[@]}" -f '{{if .Stale}}{{.ImportPath}}{{end}
 if ((total == 0)); then
 	log "${label}: every package is in the build cache; linking"
 else
-	log "${label}: ${total} packages to compile (counted in $((SECONDS - start))s)"
+	log "${label}: ${total} package(s) to compile (counted in $((SECONDS - start))s)"
 fi
 
 xlog="${TMPDIR:-/tmp}/gobuild-${label//[^A-Za-z0-9_.-]/_}.log"
