@@ -87,7 +87,7 @@ func TestImageInCluster(t *testing.T) {
 		{"dns-version.clusterset.local.", "TXT", want{answer: []string{`TXT "1.0.0"`}}},
 	})
 	// A change after start reaches it through the in-cluster watch.
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "later", IPs: []string{"10.45.0.2"}}, false)
+	mustImport(t, s.clients, Import{Namespace: ns, Name: "later", IPs: []string{"10.45.0.2"}, Ports: []Port{TCP("http", 80)}}, false)
 	eventually(t, port, "later."+ns+".svc.clusterset.local.", "A", want{answer: []string{"A 10.45.0.2"}}, 5*time.Second)
 	log := c.logs()
 	for _, bad := range []string{"kubeconfig", "Forbidden", "forbidden", "panic"} {
