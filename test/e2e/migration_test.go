@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,7 +15,7 @@ import (
 // one of the plugin's zones), as clusters configure it today. With ours, when both are
 // set, the multicluster directive follows it in the same block.
 func inTreeCorefile(port, ready int, kubeconfig string, both bool) string {
-	ours := ""
+	ours := "    transfer {\n        to *\n    }\n"
 	if both {
 		ours = fmt.Sprintf("    multicluster clusterset.local {\n        kubeconfig %s\n    }\n", kubeconfig)
 	}
@@ -54,6 +55,8 @@ func TestMigrationFromInTree(t *testing.T) {
 	mustImport(t, c, Import{Namespace: ns, Name: "cache", Headless: true, Families: v4only, Ports: []Port{TCP("redis", 6379)}}, false)
 	mustSlice(t, c, Slice{Namespace: ns, Name: "cache-eu", Service: "cache", Cluster: "eu.west", Ports: []Port{TCP("redis", 6379)},
 		Endpoints: []Endpoint{Ready("r-0", "10.49.3.1")}})
+	// Addresses of a family the ServiceImport does not list.
+	mustImport(t, c, Import{Namespace: ns, Name: "dual", IPs: []string{"10.49.4.1", "fd00:49::1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
 	eventually(t, s.port, fq("r-0.eu.west", "cache", ns), "A", want{answer: []string{"A 10.49.3.1"}}, 5*time.Second)
 
 	ports, err := freePorts(4)
@@ -99,6 +102,8 @@ func TestMigrationFromInTree(t *testing.T) {
 			"a cluster id with a dot: the in-tree parser takes one label"},
 		{fq("east", "db", ns), "A", "NOERROR []", "NXDOMAIN []",
 			"an empty non-terminal (names exist below it): NODATA per RFC 8020"},
+		{fq("", "dual", ns), "AAAA", "NOERROR []", "NOERROR [AAAA fd00:49::1]",
+			"ipFamilies lists IPv4 only: the in-tree option serves every address in ips"},
 	}
 	for _, d := range differ {
 		ours := answerOf(t, s.port, d.name, d.qtype)
@@ -106,6 +111,18 @@ func TestMigrationFromInTree(t *testing.T) {
 		if ours != d.ours || theirs != d.theirs {
 			t.Errorf("%s %s (%s): multicluster %s, kubernetes multicluster %s; want %s and %s", d.name, d.qtype, d.why, ours, theirs, d.ours, d.theirs)
 		}
+	}
+
+	// AXFR: the in-tree option names headless endpoints without their cluster id, so its
+	// zone transfer holds names that queries do not answer.
+	ourNames, theirNames := axfrNames(t, s.port), axfrNames(t, inTree)
+	for _, n := range []string{fq("db-0.east", "db", ns), fq("db-1.west", "db", ns)} {
+		if !ourNames[n] || theirNames[n] {
+			t.Errorf("AXFR has %s: multicluster %v, kubernetes multicluster %v; want true, false", n, ourNames[n], theirNames[n])
+		}
+	}
+	if n := fq("db-0", "db", ns); ourNames[n] || !theirNames[n] {
+		t.Errorf("AXFR has %s: multicluster %v, kubernetes multicluster %v; want false, true", n, ourNames[n], theirNames[n])
 	}
 
 	// Both at once: the kubernetes plugin answers every clusterset.local name (it is
@@ -144,4 +161,18 @@ func answerOf(t *testing.T, port int, name, qtype string) string {
 	got := Datas(r.Answer)
 	sort.Strings(got)
 	return want{rcode: r.Status, answer: slices.Clip(got)}.String()
+}
+
+// axfrNames is the set of owner names in the clusterset.local zone transfer.
+func axfrNames(t *testing.T, port int) map[string]bool {
+	t.Helper()
+	rrs, out, err := Transfer(port, Zone, nil)
+	if err != nil {
+		t.Fatalf("AXFR from port %d: %v\n%s", port, err, out)
+	}
+	names := map[string]bool{}
+	for _, rr := range rrs {
+		names[strings.ToLower(rr.Header().Name)] = true
+	}
+	return names
 }
