@@ -25,7 +25,7 @@ func TestImageInCluster(t *testing.T) {
 	needPodman(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	name := "localhost/coredns-multicluster:e2e"
+	name := "localhost/coredns-multicluster:e2e-" + uniq
 
 	// Reproducible: a second build of the same binary has the same digest.
 	res := loadImage(t, dir, name)
@@ -60,7 +60,7 @@ func TestImageInCluster(t *testing.T) {
 
 	// The node's network, as hostNetwork would have it: the container reaches the API
 	// server on 127.0.0.1 and dig reaches the container there.
-	c := runContainer(t, "mcs-e2e-incluster", name, []string{
+	c := runContainer(t, "mcs-e2e-incluster-"+uniq, name, []string{
 		"--network", "host",
 		"-e", "KUBERNETES_SERVICE_HOST=127.0.0.1",
 		"-e", "KUBERNETES_SERVICE_PORT=" + strconv.Itoa(s.cp.SecurePort()),
@@ -126,7 +126,7 @@ func TestImageBindsPort53(t *testing.T) {
 	need(t)
 	needPodman(t)
 	dir := t.TempDir()
-	name := "localhost/coredns-multicluster:e2e-53"
+	name := "localhost/coredns-multicluster:e2e-53-" + uniq
 	loadImage(t, dir, name)
 	conf := filepath.Join(dir, "config")
 	writeConfig(t, conf, ".:53 {\n    whoami\n}\n")
@@ -135,7 +135,7 @@ func TestImageBindsPort53(t *testing.T) {
 	if out, err := podman(cmd...); err != nil || !strings.Contains(out, "CoreDNS-") {
 		t.Fatalf("coredns -version in the image: %q %v", out, err)
 	}
-	c := runContainer(t, "mcs-e2e-port53", name, []string{"--network", "none", "-v", conf + ":/etc/coredns:ro"}, "-conf", "/etc/coredns/Corefile")
+	c := runContainer(t, "mcs-e2e-port53-"+uniq, name, []string{"--network", "none", "-v", conf + ":/etc/coredns:ro"}, "-conf", "/etc/coredns/Corefile")
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(c.logs(), ".:53") {
 		if time.Now().After(deadline) || c.inspect("{{.State.Running}}") == "false" {

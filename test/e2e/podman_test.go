@@ -43,6 +43,10 @@ var podmanRunArgs = []string{
 	"--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE",
 }
 
+// uniq keeps the names of this run's images and containers apart from those of another
+// run of the suite on the same machine.
+var uniq = strconv.Itoa(os.Getpid())
+
 // needPodman skips (or fails, with MCS_E2E_REQUIRED) when podman or runc is missing.
 func needPodman(t *testing.T) {
 	t.Helper()
@@ -72,7 +76,9 @@ func loadImage(t *testing.T, dir, name string) image.Result {
 	if _, err := podman("load", "-q", "-i", archive); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = podman("rmi", "-f", name) })
+	// Not -f: that would also remove containers of another run using the same image
+	// (same binary, same digest); without it, podman only drops this run's name.
+	t.Cleanup(func() { _, _ = podman("rmi", name) })
 	return res
 }
 
