@@ -51,7 +51,11 @@ func TestImageInCluster(t *testing.T) {
 	}
 	port, ready, health, metrics := ports[0], ports[1], ports[2], ports[3]
 	conf := filepath.Join(dir, "config")
-	writeConfig(t, conf, s.deployCorefile(t, port, ready, health, metrics))
+	corefile := s.deployCorefile(t, port, ready, health, metrics)
+	if strings.Contains(corefile, "kubeconfig") {
+		t.Fatalf("deploy/configmap.yaml's Corefile names a kubeconfig; in a pod it must use the in-cluster configuration:\n%s", corefile)
+	}
+	writeConfig(t, conf, corefile)
 
 	ns := "image-incluster"
 	mustNamespace(t, s.clients, ns)
