@@ -158,14 +158,14 @@ func rootFS(bin []byte) ([]byte, error) {
 // may bind port 53 even when the runtime gives it no ambient capabilities.
 func netBindService() []byte {
 	const (
-		revision2        = 0x02000000
-		flagEffective    = 0x000001
-		capNetBindSevice = 10
+		revision2         = 0x02000000
+		flagEffective     = 0x000001
+		capNetBindService = 10
 	)
 	b := make([]byte, 20)
 	binary.LittleEndian.PutUint32(b[0:], revision2|flagEffective)
-	binary.LittleEndian.PutUint32(b[4:], 1<<capNetBindSevice) // permitted, low word
-	return b                                                  // inheritable and high words stay 0
+	binary.LittleEndian.PutUint32(b[4:], 1<<capNetBindService) // permitted, low word
+	return b                                                   // inheritable and high words stay 0
 }
 
 // tarDir writes the OCI layout in dir as a tar archive (what `oci-archive:` readers, podman
