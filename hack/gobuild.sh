@@ -8,9 +8,9 @@
 #
 # The total comes from `go list -deps` with the same flags: the packages whose cached build is
 # stale. The count comes from `go build -x`, which prints one compile command per package it
-# compiles (packages found in the build cache print none). The full -x output goes to
-# ${TMPDIR:-/tmp}/gobuild-LABEL.log; on failure the build is run again without -x so the
-# compiler's errors show (everything that compiled is cached, so that takes seconds).
+# compiles (packages found in the build cache print none); the rest of that output (tens of MB
+# for kube-apiserver) is dropped. On failure the build runs again without -x so the compiler's
+# errors show (everything that compiled is cached, so that takes seconds).
 # PROGRESS_EVERY (seconds, default 15) spaces the progress lines.
 set -euo pipefail
 
@@ -47,11 +47,10 @@ else
 	log "${label}: ${total} package(s) to compile (counted in $((SECONDS - start))s)"
 fi
 
-xlog="${TMPDIR:-/tmp}/gobuild-${label//[^A-Za-z0-9_.-]/_}.log"
 fmt_dur() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 set +e
-go build -x "$@" "${pkg}" 2>&1 | tee "${xlog}" | grep --line-buffered -E '/compile -o ' | {
+go build -x "$@" "${pkg}" 2>&1 | grep --line-buffered -E '/compile -o ' | {
 	done_n=0 last=${SECONDS}
 	while read -r _; do
 		done_n=$((done_n + 1))
