@@ -29,7 +29,7 @@ image: coredns
 test: test-banner unit e2e
 
 test-banner:
-	@echo "==> make test: unit tests (race detector), then the end-to-end suite; on a fresh 2-core machine the first run compiles for about 15 minutes (race-instrumented tests, kube-apiserver, CoreDNS, the e2e binary) before the suite runs"
+	@echo "==> make test: unit tests (race detector), then the end-to-end suite; on a fresh 2-core machine the first run compiles for 15 to 25 minutes (race-instrumented tests, kube-apiserver, CoreDNS, the e2e binary) before the suite runs (about 3 minutes)"
 
 unit:
 	$(GO) vet ./...
@@ -48,10 +48,10 @@ e2e: tools coredns
 # kube-apiserver under .demo/, loads a sample ClusterSet, starts bin/coredns on
 # 127.0.0.1:1053 (another port if taken), digs the sample names and leaves it all
 # running. `make demo-down` stops it and removes .demo/.
-# The first run on a fresh 2-core machine compiles kube-apiserver and CoreDNS: about 10
-# minutes on an idle machine (README "Quick start"), more when other builds share the
-# cores; both builds print packages compiled / total and the time left. Later runs: seconds.
-FIRST_RUN := the first run on a fresh 2-core machine takes about 10 minutes (kube-apiserver about 5, CoreDNS about 3, downloads and the test binaries the rest); later runs take seconds
+# The first run on a fresh 2-core machine compiles kube-apiserver and CoreDNS: 10 to 20
+# minutes (README "Quick start"), more when other builds share the cores; both builds
+# print packages compiled / total and the time left. Later runs: seconds.
+FIRST_RUN := the first run on a fresh 2-core machine takes 10 to 20 minutes, nearly all of it compiling kube-apiserver and CoreDNS (progress below); later runs take seconds
 demo:
 	@echo "==> make demo: $(FIRST_RUN)"
 	./hack/ensure-tools.sh
@@ -74,7 +74,7 @@ BENCH_FLAGS ?=
 bench: bench-banner tools coredns
 
 bench-banner:
-	@echo "==> make bench: about 17 minutes of benchmarks; the first run on a fresh machine compiles kube-apiserver and CoreDNS first (about 10 minutes)"
+	@echo "==> make bench: about 17 minutes of benchmarks; the first run on a fresh machine compiles kube-apiserver and CoreDNS first (10 to 20 minutes)"
 	cd test && $(GO) build -o ../.cache/bench/mcsbench ./bench
 	./.cache/bench/mcsbench -update BENCHMARKS.md $(BENCH_FLAGS)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gobuild.sh runs `go build` with progress: how many packages it has compiled of how many need
 # compiling, and an estimate of the time left. Long builds here (kube-apiserver: about 2,000
-# packages, 4-5 minutes on 2 cores; CoreDNS: about 900, 3 minutes) otherwise print nothing
+# packages, 4-5 minutes on 2 cores; CoreDNS: about 1,400, 3 minutes) otherwise print nothing
 # until they are done.
 #
 #   hack/gobuild.sh LABEL PACKAGE [go build flags...]    (run in the module's directory)
