@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 
-.PHONY: all coredns test unit e2e tools demo demo-down bench fuzz clean
+.PHONY: all coredns image test test-banner unit e2e tools demo demo-down bench bench-banner fuzz clean
 
 all: coredns
 
@@ -12,12 +12,24 @@ all: coredns
 coredns:
 	@mkdir -p $(BIN)
 	@echo "==> building $(BIN)/coredns (CoreDNS with all standard plugins + multicluster; about 3 minutes the first time)"
-	cd coredns && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/coredns .
+	cd coredns && CGO_ENABLED=0 ../hack/gobuild.sh coredns . -trimpath -o ../$(BIN)/coredns
 	@./$(BIN)/coredns -plugins | grep -q "dns\.multicluster" && echo "==> $(BIN)/coredns lists dns.multicluster"
+
+# The OCI image of bin/coredns (README "Deploying"): FROM scratch, non-root, written as an
+# OCI archive without a container daemon; the same binary always gives the same digest.
+# Load it with `podman load -i $(IMAGE_ARCHIVE)` or push it with
+# `skopeo copy oci-archive:$(IMAGE_ARCHIVE) docker://REGISTRY/NAME:TAG`.
+IMAGE ?= localhost/coredns-multicluster:dev
+IMAGE_ARCHIVE ?= $(BIN)/coredns-multicluster.oci.tar
+image: coredns
+	cd test && $(GO) run ./image/cmd/mcs-image -binary ../$(BIN)/coredns -o ../$(IMAGE_ARCHIVE) -name $(IMAGE)
 
 # Every test: unit tests (race detector), then the end-to-end suite against a real
 # kube-apiserver + etcd, the built CoreDNS and dig.
-test: unit e2e
+test: test-banner unit e2e
+
+test-banner:
+	@echo "==> make test: unit tests (race detector), then the end-to-end suite; on a fresh 2-core machine the first run compiles for 15 to 25 minutes (race-instrumented tests, kube-apiserver, CoreDNS, the e2e binary) before the suite runs (about 3 minutes)"
 
 unit:
 	$(GO) vet ./...
@@ -25,21 +37,25 @@ unit:
 	cd coredns && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 tools:
+	@echo "==> tools: dig, dnsperf, etcd, podman (apt) and kube-apiserver (compiled once into .cache/bin: about 5 minutes the first time)"
 	./hack/ensure-tools.sh
 
 e2e: tools coredns
 	cd test && $(GO) vet ./...
 	cd test && MCS_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 30m ./...
 
-# The demo: one command on a fresh machine. It installs the tools (the first run compiles
-# kube-apiserver, about 4 minutes, then CoreDNS, about 3 minutes), starts etcd +
+# The demo: one command on a fresh machine. It installs the tools, starts etcd +
 # kube-apiserver under .demo/, loads a sample ClusterSet, starts bin/coredns on
 # 127.0.0.1:1053 (another port if taken), digs the sample names and leaves it all
 # running. `make demo-down` stops it and removes .demo/.
+# The first run on a fresh 2-core machine compiles kube-apiserver and CoreDNS: 10 to 20
+# minutes (README "Quick start"), more when other builds share the cores; both builds
+# print packages compiled / total and the time left. Later runs: seconds.
+FIRST_RUN := the first run on a fresh 2-core machine takes 10 to 20 minutes, nearly all of it compiling kube-apiserver and CoreDNS (progress below); later runs take seconds
 demo:
-	@echo "==> make demo: tools first (the first run compiles kube-apiserver: about 4 minutes)"
+	@echo "==> make demo: $(FIRST_RUN)"
 	./hack/ensure-tools.sh
-	@echo "==> CoreDNS with the plugin (about 3 minutes the first time, seconds after)"
+	@echo "==> CoreDNS with the plugin"
 	$(MAKE) --no-print-directory coredns
 	@echo "==> the demo itself"
 	cd test && $(GO) run ./demo up
@@ -55,7 +71,10 @@ demo-down:
 # to .cache/bench/<time>/ and replace the generated section of BENCHMARKS.md.
 # BENCH_FLAGS passes options, e.g. BENCH_FLAGS="-phases throughput -runs 5".
 BENCH_FLAGS ?=
-bench: tools coredns
+bench: bench-banner tools coredns
+
+bench-banner:
+	@echo "==> make bench: about 17 minutes of benchmarks; the first run on a fresh machine compiles kube-apiserver and CoreDNS first (10 to 20 minutes)"
 	cd test && $(GO) build -o ../.cache/bench/mcsbench ./bench
 	./.cache/bench/mcsbench -update BENCHMARKS.md $(BENCH_FLAGS)
 

@@ -94,7 +94,7 @@ EOF
 	local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${KUBE_VERSION}"
 	ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(minor "${KUBE_VERSION}")"
 	ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
-	(cd "${src}" && go build -tags tools -trimpath -ldflags "${ldflags}" -o "${bin}.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+	(cd "${src}" && "${root}/hack/gobuild.sh" kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver -tags tools -trimpath -ldflags "${ldflags}" -o "${bin}.tmp")
 	mv "${bin}.tmp" "${bin}"
 
 	local got

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages the end-to-end tests, the demo and the benchmarks
-# use, if they are missing: dig (dnsutils), dnsperf, etcd (etcd-server) and named-checkzone
-# (bind9-utils). Idempotent: it runs
+# use, if they are missing: dig (dnsutils), dnsperf, etcd (etcd-server), named-checkzone
+# (bind9-utils), and podman, runc and
+# skopeo for the image tests (podman runs the image with runc: its default runtime, crun, cannot
+# set resource limits on these machines). Idempotent: it runs
 # `apt-get update` and `apt-get install` only when something is missing.
 #
 # Certificates are generated in Go (test/controlplane), so openssl is not needed.
@@ -18,10 +20,14 @@ declare -A pkgs=(
 	[dnsperf]=dnsperf
 	[etcd]=etcd-server
 	[named-checkzone]=bind9-utils
+	[podman]=podman
+	[runc]=runc
+	[skopeo]=skopeo
 )
+cmds=(dig dnsperf etcd named-checkzone podman runc skopeo)
 
 missing=()
-for cmd in "${!pkgs[@]}"; do
+for cmd in "${cmds[@]}"; do
 	if command -v "${cmd}" >/dev/null 2>&1; then
 		log "${cmd}: $(command -v "${cmd}")"
 	else
@@ -67,7 +73,7 @@ if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/nu
 	"${sudo[@]}" systemctl disable --now etcd >/dev/null 2>&1 || true
 fi
 
-for cmd in "${!pkgs[@]}"; do
+for cmd in "${cmds[@]}"; do
 	if command -v "${cmd}" >/dev/null 2>&1; then
 		log "${cmd}: $(command -v "${cmd}")"
 	else
