@@ -72,11 +72,11 @@ demo-down:
 # BENCH_FLAGS passes options, e.g. BENCH_FLAGS="-phases throughput -runs 5".
 BENCH_FLAGS ?=
 bench: bench-banner tools coredns
+	cd test && $(GO) build -o ../.cache/bench/mcsbench ./bench
+	./.cache/bench/mcsbench -update BENCHMARKS.md $(BENCH_FLAGS)
 
 bench-banner:
 	@echo "==> make bench: about 17 minutes of benchmarks; the first run on a fresh machine compiles kube-apiserver and CoreDNS first (10 to 20 minutes)"
-	cd test && $(GO) build -o ../.cache/bench/mcsbench ./bench
-	./.cache/bench/mcsbench -update BENCHMARKS.md $(BENCH_FLAGS)
 
 # Short fuzzing run over query names and types (the seed corpus also runs in `make unit`).
 fuzz:
