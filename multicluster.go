@@ -30,6 +30,7 @@ type MultiCluster struct {
 	startupTimeout time.Duration
 	kubeconfig     string
 	kubecontext    string
+	imports        importOptions
 
 	index *index
 	ctrl  *controller

@@ -87,6 +87,11 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 					return nil, c.Errf("startup_timeout must not be negative: %s", d)
 				}
 				m.startupTimeout = d
+			case "vips_from_slices":
+				if len(c.RemainingArgs()) != 0 {
+					return nil, c.ArgErr()
+				}
+				m.imports.vipsFromSlices = true
 			default:
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
@@ -106,6 +111,7 @@ func (m *MultiCluster) onStartup() error {
 		return plugin.Error(pluginName, err)
 	}
 	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
+	m.ctrl.opts = m.imports
 	m.ctrl.start()
 	m.ctrl.waitSettled(m.startupTimeout)
 	return nil
