@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
@@ -14,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
 )
@@ -460,4 +462,30 @@ func counterValue(t *testing.T) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestControllerVIPsFromSlices: with the option the controller reads imports through
+// it and rebuilds a ClusterSetIP service when one of its slices changes.
+func TestControllerVIPsFromSlices(t *testing.T) {
+	f := newFakeCluster("v1alpha1")
+	ctx := context.TODO()
+	if _, err := f.mcs.MulticlusterV1alpha1().ServiceImports("shop").Create(ctx,
+		lighthouseImport("shop", "web", false, []string{"east"}, mcsv1alpha1.ServicePort{Name: "http", Protocol: tcp, Port: 80}),
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m := New([]string{"clusterset.local."})
+	m.imports.vipsFromSlices = true
+	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
+	m.ctrl.opts = m.imports
+	m.ctrl.start()
+	t.Cleanup(m.ctrl.stop)
+	m.ctrl.waitSettled(5 * time.Second)
+	const web = "web.shop.svc.clusterset.local."
+	eventually(t, "NODATA before any slice", answers(t, m, web, dns.TypeA, dns.RcodeSuccess))
+	es := lighthouseVIPSlice("shop", "web", "east", "10.96.1.10", true, []epPort{{"http", tcp, 80}})
+	if _, err := f.kube.DiscoveryV1().EndpointSlices("shop").Create(ctx, es, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the slice's VIP", answers(t, m, web, dns.TypeA, dns.RcodeSuccess, "10.96.1.10"))
 }

@@ -67,7 +67,18 @@ func TestParse(t *testing.T) {
 				t.Errorf("startup_timeout %s", m.startupTimeout)
 			}
 		}},
+		{input: "multicluster {\n vips_from_slices\n}", check: func(t *testing.T, m *MultiCluster) {
+			if !m.imports.vipsFromSlices {
+				t.Error("vips_from_slices not set")
+			}
+		}},
+		{input: "multicluster", check: func(t *testing.T, m *MultiCluster) {
+			if m.imports.vipsFromSlices {
+				t.Error("vips_from_slices on by default")
+			}
+		}},
 
+		{input: "multicluster {\n vips_from_slices yes\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n kubeconfig\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n kubeconfig a b c\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n ttl\n}", wantErr: "Wrong argument count"},
