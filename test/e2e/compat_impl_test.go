@@ -36,6 +36,8 @@ func TestCompatCilium(t *testing.T) {
 		CiliumRemoteSlice(ns, "db", db.Name, "west", pg,
 			podEndpoint(ns, "db-0", "db-0", "10.20.0.10", true), podEndpoint(ns, "db-1", "db-1", "10.20.0.11", false)),
 		CiliumLocalSlice(ns, "db", db.Name, "east", pg, podEndpoint(ns, "db-0", "db-0", "10.10.0.10", true)),
+		// The exported Service's own slice in this cluster: no MCS label, not served.
+		LocalServiceSlice(ns, "db", pg, podEndpoint(ns, "db-0", "db-0", "10.10.0.10", true)),
 	} {
 		if _, err := c.CreateEndpointSlice(ctx, es); err != nil {
 			t.Fatal(err)
@@ -92,6 +94,10 @@ func TestCompatLighthouse(t *testing.T) {
 	for _, es := range []*discovery.EndpointSlice{
 		LighthouseVIPSlice(ns, "web", "east", "10.96.30.1", true, http...),
 		LighthouseVIPSlice(ns, "web", "west", "10.97.30.1", true, http...),
+		LighthouseHeadlessSlice(ns, "db", "west", "db-abcde", pg,
+			podEndpoint(ns, "db-0", "db-0", "10.20.30.10", true), podEndpoint(ns, "db-1", "db-1", "10.20.30.11", true)),
+		// A second copy of the same slice, as an agent upgrade can leave behind: every
+		// answer below must still list each record once.
 		LighthouseHeadlessSlice(ns, "db", "west", "db-abcde", pg,
 			podEndpoint(ns, "db-0", "db-0", "10.20.30.10", true), podEndpoint(ns, "db-1", "db-1", "10.20.30.11", true)),
 	} {

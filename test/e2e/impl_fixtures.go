@@ -231,6 +231,18 @@ func CiliumLocalSlice(ns, service, derived, cluster string, ports []Port, eps ..
 	return es
 }
 
+// LocalServiceSlice is the slice kube-controller-manager writes for a cluster's own
+// Service: only kubernetes.io/service-name, no MCS label.
+func LocalServiceSlice(ns, service string, ports []Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
+	return &discovery.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: service + "-", Labels: map[string]string{
+			discovery.LabelServiceName: service,
+			discovery.LabelManagedBy:   "endpointslice-controller.k8s.io",
+		}},
+		AddressType: discovery.AddressTypeIPv4, Ports: endpointPorts(ports...), Endpoints: eps,
+	}
+}
+
 // ---- Submariner Lighthouse ----
 
 // LighthouseImport is the aggregated ServiceImport Lighthouse syncs from the broker into
