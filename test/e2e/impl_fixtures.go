@@ -163,7 +163,8 @@ func podEndpoint(ns, pod, host, addr string, ready bool) discovery.Endpoint {
 
 // CiliumImport writes what Cilium's operator writes for a service exported by other
 // clusters: the derived Service "derived-<hash>" labelled with the service name and the
-// local cluster (pkg/clustermesh/mcsapi/service_controller.go Reconcile), and the
+// local cluster and annotated global (pkg/clustermesh/mcsapi/service_controller.go
+// Reconcile; the annotation key is pkg/annotation/k8s.go GlobalService), and the
 // v1beta1 ServiceImport with the merged ports, ipFamilies, the derived-service
 // annotation and status.clusters/endpointSliceObjects
 // (pkg/clustermesh/mcsapi/serviceimport_controller.go Reconcile,
