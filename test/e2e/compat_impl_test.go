@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/mcs-dns/multicluster/test/controlplane"
 	discovery "k8s.io/api/discovery/v1"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
@@ -179,10 +180,19 @@ func TestCompatLighthouseVIPsFromSlices(t *testing.T) {
 // TestCompatAWS: the AWS Cloud Map controller's imports: three exporting clusters, so
 // three VIPs (in the order the controller happened to write them); a headless import with
 // ips ["None", "None"]; status.clusters written once, before cluster c3 joined.
+// The AWS controller installs its own v1alpha1-only CRD, so this runs on a cluster of
+// its own.
 func TestCompatAWS(t *testing.T) {
-	s := need(t)
-	dumpLogOnFailure(t, s.dns)
-	ctx, c, ns, p := context.Background(), s.clients, "compat-aws", s.port
+	t.Parallel()
+	need(t)
+	x := startSecondary(t, controlplane.Options{CRDs: controlplane.OnlyV1alpha1}, true)
+	ctx, c, ns := context.Background(), x.clients, "compat-aws"
+	if err := UseAWSServiceImportCRD(ctx, x.cp.AdminConfig()); err != nil {
+		t.Fatal(err)
+	}
+	x.startCoreDNS(t)
+	dumpLogOnFailure(t, x.dns)
+	p := x.port
 	mustNamespace(t, c, ns)
 	http, pg := []Port{TCP("http", 80)}, []Port{TCP("pg", 5432)}
 	webs, err := c.AWSImport(ctx, ns, "web", false, []string{"c2", "c3", "c1"}, []string{"c1", "c2"}, http...)
@@ -217,7 +227,7 @@ func TestCompatAWS(t *testing.T) {
 			srvData(5432, fq("db-0.c1", "db", ns)), srvData(5432, fq("10-43-1-10.c3", "db", ns))}}},
 		{fq("", dbs["c1"].Name, ns), "A", want{rcode: "NXDOMAIN"}},
 	})
-	if m := metrics(t, s.metricsPort); m["coredns_multicluster_unlisted_cluster_slices_total"] < 1 {
+	if m := metrics(t, x.metricsP); m["coredns_multicluster_unlisted_cluster_slices_total"] < 1 {
 		t.Errorf("unlisted_cluster_slices_total = %v, want at least 1", m["coredns_multicluster_unlisted_cluster_slices_total"])
 	}
 }

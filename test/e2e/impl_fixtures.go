@@ -11,6 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
 )
@@ -393,6 +397,32 @@ func (c Clients) AWSImport(ctx context.Context, ns, name string, headless bool, 
 		si.Spec.Type = mcsv1alpha1.Headless
 	}
 	return derived, c.CreateAlphaImport(ctx, si)
+}
+
+// UseAWSServiceImportCRD makes the installed v1alpha1 ServiceImport CRD accept what the
+// AWS controller writes: the controller ships its own CRD, whose spec.ips has no item
+// limit (aws-cloud-map-mcs-controller-for-k8s
+// config/crd/bases/multicluster.x-k8s.io_serviceimports.yaml), where mcs-api's allows two.
+func UseAWSServiceImportCRD(ctx context.Context, cfg *rest.Config) error {
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	crds := dc.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	crd, err := crds.Get(ctx, "serviceimports.multicluster.x-k8s.io", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for i := range versions {
+		v := versions[i].(map[string]any)
+		unstructured.RemoveNestedField(v, "schema", "openAPIV3Schema", "properties", "spec", "properties", "ips", "maxItems")
+	}
+	if err := unstructured.SetNestedSlice(crd.Object, versions, "spec", "versions"); err != nil {
+		return err
+	}
+	_, err = crds.Update(ctx, crd, metav1.UpdateOptions{})
+	return err
 }
 
 // AWSSlice is the EndpointSlice the AWS controller writes for a derived Service
