@@ -63,6 +63,7 @@ type controller struct {
 	index    *index
 	zoneLen  int
 	retryMax time.Duration
+	opts     importOptions // how ServiceImports are read (compat.go)
 
 	queue   workqueue.TypedInterface[serviceKey]
 	imports cache.SharedIndexInformer
@@ -270,7 +271,7 @@ func storeKey(k serviceKey) string { return k.namespace + "/" + k.name }
 // configure sets the transforms, the slice index, the handlers and the watch error
 // handlers on the informers (before they start).
 func (c *controller) configure() error {
-	if err := c.imports.SetTransform(transformImport); err != nil {
+	if err := c.imports.SetTransform(c.opts.transform); err != nil {
 		return err
 	}
 	if err := c.slices.SetTransform(transformSlice); err != nil {
@@ -418,7 +419,7 @@ func (c *controller) rebuild(k serviceKey) {
 		si, _ = obj.(*serviceImport)
 	}
 	var eps []*endpointSlice
-	if si != nil && si.headless {
+	if si != nil {
 		objs, _ := c.slices.GetIndexer().ByIndex(serviceIndex, storeKey(k))
 		eps = make([]*endpointSlice, 0, len(objs))
 		for _, o := range objs {

@@ -41,6 +41,13 @@ var (
 		Help:      "Malformed values left out of the answers (bad addresses, hostnames, cluster ids, ports, families, names too long), by reason.",
 	}, []string{"reason"})
 
+	unlistedSlices = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "unlisted_cluster_slices_total",
+		Help:      "EndpointSlices served whose source cluster the ServiceImport's status.clusters does not list, counted per rebuild of the service.",
+	})
+
 	watchStatus = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

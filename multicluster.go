@@ -36,6 +36,7 @@ type MultiCluster struct {
 	nsV4, nsV6  []byte
 	kubeconfig  string
 	kubecontext string
+	imports     importOptions
 
 	index  *index
 	ctrl   *controller

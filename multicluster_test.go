@@ -157,8 +157,12 @@ var dnsTestCases = []test.Case{
 	{Qname: "hl4.shop.svc.clusterset.local.", Qtype: dns.TypeA,
 		Answer: []dns.RR{test.A("hl4.shop.svc.clusterset.local. 5 IN A 10.4.2.1")}},
 	nodata("hl4.shop.svc.clusterset.local.", dns.TypeAAAA),
+	// An invalid hostname loses its name, not its address (issue 7.6).
 	{Qname: "bad.shop.svc.clusterset.local.", Qtype: dns.TypeA,
-		Answer: []dns.RR{test.A("bad.shop.svc.clusterset.local. 5 IN A 10.5.0.1")}},
+		Answer: []dns.RR{
+			test.A("bad.shop.svc.clusterset.local. 5 IN A 10.5.0.1"),
+			test.A("bad.shop.svc.clusterset.local. 5 IN A 10.5.0.2"),
+		}},
 
 	// R6: per-endpoint names with the cluster id, dotted ids, derived hostnames.
 	{Qname: "db-0.east.db.shop.svc.clusterset.local.", Qtype: dns.TypeA,
@@ -188,6 +192,8 @@ var dnsTestCases = []test.Case{
 	nxdomain("mixed.east.bad.shop.svc.clusterset.local.", dns.TypeAAAA),
 	nxdomain("ugly.east.bad.shop.svc.clusterset.local.", dns.TypeA),
 	nxdomain("bad_host.east.bad.shop.svc.clusterset.local.", dns.TypeA),
+	{Qname: "10-5-0-2.east.bad.shop.svc.clusterset.local.", Qtype: dns.TypeA,
+		Answer: []dns.RR{test.A("10-5-0-2.east.bad.shop.svc.clusterset.local. 5 IN A 10.5.0.2")}},
 	nodata("a.east.hl4.shop.svc.clusterset.local.", dns.TypeAAAA),
 
 	// R7: named-port SRV of a headless service, port from each endpoint's slice.

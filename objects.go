@@ -57,6 +57,15 @@ type serviceImport struct {
 	// families are the families answers may contain (spec.ipFamilies, or the families of ips).
 	families family
 	ports    []port
+	// ignored: the import creates no names. It is an implementation's per-cluster
+	// bookkeeping (compat.go), or its name is not a DNS label.
+	ignored bool
+	// vipsFromSlices: a ClusterSetIP import without ips whose addresses are the ready
+	// endpoints of its slices (the vips_from_slices option, compat.go).
+	vipsFromSlices bool
+	// clusters are the ids of status.clusters, lower case; nil when the status lists
+	// none (some implementations never write it).
+	clusters []string
 	// bad counts the fields that were dropped because they were malformed, by reason.
 	bad []skip
 }
@@ -103,26 +112,62 @@ const (
 	reasonNoCluster   = "missing_cluster_id"
 	reasonLongName    = "name_too_long"
 	reasonTooMany     = "too_many_addresses"
+	reasonBadName     = "bad_service_name"
 )
 
-func importFromV1beta1(si *mcsv1beta1.ServiceImport) *serviceImport {
+func importFromV1beta1(si *mcsv1beta1.ServiceImport, o importOptions) *serviceImport {
 	ports := make([]mcsv1alpha1.ServicePort, len(si.Spec.Ports))
 	for i, p := range si.Spec.Ports {
 		ports[i] = mcsv1alpha1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port}
 	}
-	return trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1beta1.Headless,
+	clusters := make([]string, len(si.Status.Clusters))
+	for i, c := range si.Status.Clusters {
+		clusters[i] = c.Cluster
+	}
+	s := trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1beta1.Headless,
 		si.Spec.IPs, si.Spec.IPFamilies, ports)
+	s.classify(si.Labels, si.Annotations, clusters, o)
+	return s
 }
 
-func importFromV1alpha1(si *mcsv1alpha1.ServiceImport) *serviceImport {
-	return trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1alpha1.Headless,
+func importFromV1alpha1(si *mcsv1alpha1.ServiceImport, o importOptions) *serviceImport {
+	clusters := make([]string, len(si.Status.Clusters))
+	for i, c := range si.Status.Clusters {
+		clusters[i] = c.Cluster
+	}
+	s := trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1alpha1.Headless,
 		si.Spec.IPs, si.Spec.IPFamilies, si.Spec.Ports)
+	s.classify(si.Labels, si.Annotations, clusters, o)
+	return s
+}
+
+// classify decides what the import is to this plugin (compat.go): a service of the
+// ClusterSet, per-cluster bookkeeping, or a name DNS cannot carry.
+func (s *serviceImport) classify(labels, annotations map[string]string, clusters []string, o importOptions) {
+	s.clusters = statusClusters(clusters)
+	switch {
+	case isBookkeeping(labels, annotations):
+		// Not malformed, and there is one per exporting cluster and service: no log.
+		*s = serviceImport{metaStub: s.metaStub, namespace: s.namespace, name: s.name, ignored: true}
+		return
+	case !isLabel(s.name):
+		// The API server accepts names of up to 253 characters with dots; DNS takes
+		// one label of at most 63 here (RFC 1035 §2.3.4), and a dotted name would put
+		// names in AXFR that queries cannot reach.
+		s.bad = append(s.bad, skip{reasonBadName, s.name})
+		s.ignored = true
+		return
+	}
+	s.vipsFromSlices = o.vipsFromSlices && !s.headless && len(s.ips) == 0
 }
 
 func trimImport(ns, name, rv string, headless bool, ips []string, families []corev1.IPFamily, ports []mcsv1alpha1.ServicePort) *serviceImport {
 	s := &serviceImport{metaStub: metaStub{rv: rv}, namespace: ns, name: name, headless: headless}
 	present := family(0)
 	for _, ip := range ips {
+		if ip == clusterIPNone {
+			continue
+		}
 		a, err := netip.ParseAddr(ip)
 		if err != nil || a.Zone() != "" {
 			s.bad = append(s.bad, skip{reasonBadIP, ip})
@@ -194,6 +239,11 @@ func sliceFromDiscovery(es *discovery.EndpointSlice) *endpointSlice {
 		name:      es.Name,
 		service:   es.Labels[labelServiceName],
 	}
+	if isInactive(es.Labels) {
+		// KEP-5939: deselected; kept (empty) so that the service is rebuilt when the
+		// label flips.
+		return s
+	}
 	switch es.AddressType {
 	case discovery.AddressTypeIPv4:
 		s.family = familyV4
@@ -244,8 +294,10 @@ func sliceFromDiscovery(es *discovery.EndpointSlice) *endpointSlice {
 		if e.Hostname != nil && *e.Hostname != "" {
 			host = strings.ToLower(*e.Hostname)
 			if !isLabel(host) {
+				// Only the name is wrong: the endpoint keeps serving the service name
+				// and SRV under its address-derived name (spec R6).
 				s.bad = append(s.bad, skip{reasonBadHostname, host})
-				continue
+				host = ""
 			}
 		}
 		for _, ip := range e.Addresses {
@@ -265,13 +317,17 @@ func sliceFromDiscovery(es *discovery.EndpointSlice) *endpointSlice {
 	return s
 }
 
-// transformImport is the informer transform for ServiceImports of both versions.
-func transformImport(obj any) (any, error) {
-	switch o := obj.(type) {
+// transformImport is the informer transform for ServiceImports of both versions, with
+// the default options.
+func transformImport(obj any) (any, error) { return importOptions{}.transform(obj) }
+
+// transform is the informer transform for ServiceImports of both versions.
+func (o importOptions) transform(obj any) (any, error) {
+	switch si := obj.(type) {
 	case *mcsv1beta1.ServiceImport:
-		return importFromV1beta1(o), nil
+		return importFromV1beta1(si, o), nil
 	case *mcsv1alpha1.ServiceImport:
-		return importFromV1alpha1(o), nil
+		return importFromV1alpha1(si, o), nil
 	}
 	// Already trimmed, or a tombstone holding a trimmed object.
 	return obj, nil

@@ -87,15 +87,24 @@ func (s *srvSet) onlyService() bool {
 // longest zone, used to drop names that would not fit in DNS. Skipped values are
 // reported through logSkip.
 func build(si *serviceImport, eps []*endpointSlice, zoneLen int, logSkip func(reason, detail string)) *records {
-	if si == nil {
+	if si == nil || si.ignored {
 		return nil
 	}
+	// "<svc>.<ns>.svc.<zone>" must fit in 253 characters (RFC 1035 §2.3.4).
+	if len(si.name)+1+len(si.namespace)+len(".svc.")+zoneLen > 254 {
+		logSkip(reasonLongName, si.name+"."+si.namespace+".svc")
+		return nil
+	}
+	reportUnlisted(si, eps)
 	r := &records{headless: si.headless, exists: true}
-	if si.headless {
+	switch {
+	case si.headless:
 		// The longest suffix a per-endpoint name gets: ".<svc>.<ns>.svc.<zone>".
 		maxSuffix := 1 + len(si.name) + 1 + len(si.namespace) + len(".svc.") + zoneLen
 		buildHeadless(r, si, eps, maxSuffix, logSkip)
-	} else {
+	case si.vipsFromSlices:
+		buildSliceVIPs(r, si, eps)
+	default:
 		buildClusterSetIP(r, si)
 	}
 	r.digest = r.hash()
@@ -112,9 +121,15 @@ func buildClusterSetIP(r *records, si *serviceImport) {
 		}
 	}
 	r.v4, r.v6 = pack(addrs)
+	r.serviceSRV(si.ports)
+}
+
+// serviceSRV sets the SRV records of a service whose target is the service name:
+// one per named port (R3) and one per distinct port number at the name (R4).
+func (r *records) serviceSRV(ports []port) {
 	var bare []srvRec
 	named := map[string][]srvRec{}
-	for _, p := range si.ports {
+	for _, p := range ports {
 		rec := srvRec{target: serviceTarget, port: p.port}
 		bare = append(bare, rec)
 		if p.name != "" {
@@ -206,7 +221,10 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 			for _, p := range c.ports {
 				rec := srvRec{target: target, port: p.port}
 				bare = append(bare, rec)
-				if p.name != "" && si.hasPort(p) {
+				// Spec R7 takes the port from the slice; an import without ports
+				// (Lighthouse keeps headless imports' ports on the slices only) names
+				// none, so every named slice port gets its SRV name.
+				if p.name != "" && (len(si.ports) == 0 || si.hasPort(p)) {
 					named[srvName(p)] = append(named[srvName(p)], rec)
 				}
 			}

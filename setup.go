@@ -114,6 +114,11 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 					}
 					m.nsAddrs = append(m.nsAddrs, ip.Unmap())
 				}
+			case "vips_from_slices":
+				if len(c.RemainingArgs()) != 0 {
+					return nil, c.ArgErr()
+				}
+				m.imports.vipsFromSlices = true
 			default:
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
@@ -204,6 +209,7 @@ func (m *MultiCluster) onStartup() error {
 	}
 	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
 	m.ctrl.gauges = m.gauges
+	m.ctrl.opts = m.imports
 	m.ctrl.start()
 	m.ctrl.waitSettled(m.startupTimeout)
 	return nil

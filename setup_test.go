@@ -90,6 +90,18 @@ func TestParse(t *testing.T) {
 		{input: `multicluster .`, wantErr: `zone "." cannot be served: name the MCS zone, e.g. "multicluster clusterset.local"`},
 		{input: "multicluster {\n ns_address\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n ns_address ns1.example.org\n}", wantErr: `ns_address must be IP addresses: "ns1.example.org"`},
+		{input: "multicluster {\n vips_from_slices\n}", check: func(t *testing.T, m *MultiCluster) {
+			if !m.imports.vipsFromSlices {
+				t.Error("vips_from_slices not set")
+			}
+		}},
+		{input: "multicluster", check: func(t *testing.T, m *MultiCluster) {
+			if m.imports.vipsFromSlices {
+				t.Error("vips_from_slices on by default")
+			}
+		}},
+
+		{input: "multicluster {\n vips_from_slices yes\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n kubeconfig\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n kubeconfig a b c\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n ttl\n}", wantErr: "Wrong argument count"},
