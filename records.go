@@ -127,6 +127,13 @@ func buildClusterSetIP(r *records, si *serviceImport) {
 // serviceSRV sets the SRV records of a service whose target is the service name:
 // one per named port (R3) and one per distinct port number at the name (R4).
 func (r *records) serviceSRV(ports []port) {
+	if len(r.v4) == 0 && len(r.v6) == 0 {
+		// No address to serve (no ips, or none of a listed family): an SRV record whose
+		// target has no address cannot be used (RFC 2782: the client connects to the
+		// target's A/AAAA), and a zone holding one fails BIND's integrity check
+		// (named-checkzone -i full). The service name still exists (NODATA).
+		return
+	}
 	var bare []srvRec
 	named := map[string][]srvRec{}
 	for _, p := range ports {

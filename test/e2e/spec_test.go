@@ -149,7 +149,9 @@ func TestSpec(t *testing.T) {
 			{fq("_http._udp", "web", ns), "SRV", nx},
 			{fq("_dns._tcp", "web", ns), "SRV", nx},
 			{fq("_nope._tcp", "web", ns), "SRV", nx},
-			{fq("_http._tcp", "noips", ns), "SRV", want{answer: []string{srv("80", fq("", "noips", ns))}}},
+			// No VIP: no SRV records whose target would have no address.
+			{fq("_http._tcp", "noips", ns), "SRV", nx},
+			{fq("", "noips", ns), "SRV", nodata},
 			{fq("_http._tcp", "web", ns), "A", nodata},
 		})
 	})

@@ -49,6 +49,10 @@ func TestAXFRPassesNamedCheckzone(t *testing.T) {
 	if err != nil || !strings.Contains(string(res), "OK") {
 		t.Fatalf("named-checkzone rejects the transferred zone (%d records): %v", len(rrs), err)
 	}
+	// Warnings count too: an SRV or NS target without addresses is a dangling reference.
+	if strings.Contains(string(res), "has no address records") {
+		t.Errorf("named-checkzone warns about targets without addresses")
+	}
 }
 
 // TestSerialMonotonicAcrossRestart: a secondary that holds the serial served before a
