@@ -271,10 +271,10 @@ func storeKey(k serviceKey) string { return k.namespace + "/" + k.name }
 // configure sets the transforms, the slice index, the handlers and the watch error
 // handlers on the informers (before they start).
 func (c *controller) configure() error {
-	if err := c.imports.SetTransform(c.opts.transform); err != nil {
+	if err := c.imports.SetTransform(reusing(c.imports.GetStore(), c.opts.transform)); err != nil {
 		return err
 	}
-	if err := c.slices.SetTransform(transformSlice); err != nil {
+	if err := c.slices.SetTransform(reusing(c.slices.GetStore(), transformSlice)); err != nil {
 		return err
 	}
 	if err := c.slices.AddIndexers(cache.Indexers{serviceIndex: func(obj any) ([]string, error) {
@@ -362,12 +362,18 @@ func (c *controller) onSlice(oldObj, obj any, deleted bool) {
 // sameImport and sameSlice report whether two versions of an object give the same
 // answers.
 func sameImport(a, b *serviceImport) bool {
+	if a == b {
+		return true // the stored copy, reused by a relist
+	}
 	x, y := *a, *b
 	x.metaStub, y.metaStub = metaStub{}, metaStub{}
 	return reflect.DeepEqual(x, y)
 }
 
 func sameSlice(a, b *endpointSlice) bool {
+	if a == b {
+		return true
+	}
 	x, y := *a, *b
 	x.metaStub, y.metaStub = metaStub{}, metaStub{}
 	return reflect.DeepEqual(x, y)

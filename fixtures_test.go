@@ -26,21 +26,21 @@ var (
 
 func clusterSetIP(ns, name string, ips []string, fams []corev1.IPFamily, ports ...mcsv1beta1.ServicePort) *mcsv1beta1.ServiceImport {
 	return &mcsv1beta1.ServiceImport{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: "1"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec:       mcsv1beta1.ServiceImportSpec{Type: mcsv1beta1.ClusterSetIP, IPs: ips, IPFamilies: fams, Ports: ports},
 	}
 }
 
 func headlessImport(ns, name string, fams []corev1.IPFamily, ports ...mcsv1beta1.ServicePort) *mcsv1beta1.ServiceImport {
 	return &mcsv1beta1.ServiceImport{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: "1"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec:       mcsv1beta1.ServiceImportSpec{Type: mcsv1beta1.Headless, IPFamilies: fams, Ports: ports},
 	}
 }
 
 func alphaImport(ns, name string, ips ...string) *mcsv1alpha1.ServiceImport {
 	return &mcsv1alpha1.ServiceImport{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: "1"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: mcsv1alpha1.ServiceImportSpec{Type: mcsv1alpha1.ClusterSetIP, IPs: ips,
 			Ports: []mcsv1alpha1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}}},
 	}
@@ -85,7 +85,7 @@ func slice(ns, name, svc, cluster string, at discovery.AddressType, ports []epPo
 		labels[labelSourceCluster] = cluster
 	}
 	es := &discovery.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, ResourceVersion: "1"},
+		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
 		AddressType: at,
 	}
 	for _, p := range ports {

@@ -1,0 +1,34 @@
+package multicluster
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// reusing wraps an informer transform so that an object whose resource version equals
+// that of the trimmed copy already in the informer's store becomes that copy, instead
+// of a second one.
+//
+// A relist (a watch that expired, an API server restart) streams every object again
+// into a temporary store that replaces the informer's store at the end. Without this,
+// the temporary store holds a fresh trimmed copy of every object next to the old ones
+// until the swap, and the garbage collector lets the heap grow to twice that: the relist
+// peak was 1.46x the steady RSS at 100,000 endpoints. With it, unchanged objects cost
+// only their decoding. A resource version identifies one version of one object
+// (API conventions: equal versions mean equal objects); an empty one is never reused.
+func reusing(store cache.Store, trim cache.TransformFunc) cache.TransformFunc {
+	return func(obj any) (any, error) {
+		switch obj.(type) {
+		case *serviceImport, *endpointSlice, cache.DeletedFinalStateUnknown:
+			return trim(obj) // already trimmed (the reflector may transform twice)
+		}
+		if m, ok := obj.(metav1.Object); ok && m.GetResourceVersion() != "" {
+			if old, found, _ := store.GetByKey(m.GetNamespace() + "/" + m.GetName()); found {
+				if o, ok := old.(metav1.Object); ok && o.GetResourceVersion() == m.GetResourceVersion() {
+					return old, nil
+				}
+			}
+		}
+		return trim(obj)
+	}
+}

@@ -1,0 +1,51 @@
+package multicluster
+
+import (
+	"testing"
+
+	"k8s.io/client-go/tools/cache"
+)
+
+// TestRelistReusesStoredCopies: a relisted object with the resource version of the
+// stored copy becomes that copy (no second trimmed copy during a relist); a new version,
+// or an object without a version, is trimmed afresh.
+func TestRelistReusesStoredCopies(t *testing.T) {
+	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
+	tr := reusing(store, transformSlice)
+	api := slice("shop", "db-east", "db", "east", ipv4, nil, ready("db-0", "10.1.0.10"))
+	api.ResourceVersion = "5"
+	first, _ := tr(api)
+	if err := store.Add(first); err != nil {
+		t.Fatal(err)
+	}
+
+	again := api.DeepCopy()
+	if got, _ := tr(again); got != first {
+		t.Error("same resource version: a second copy instead of the stored one")
+	}
+	changed := api.DeepCopy()
+	changed.ResourceVersion = "6"
+	changed.Endpoints[0].Addresses = []string{"10.1.0.11"}
+	got, _ := tr(changed)
+	if got == first || got.(*endpointSlice).endpoints[0].addr.String() != "10.1.0.11" {
+		t.Errorf("new resource version: got %+v, want a fresh trim", got)
+	}
+	unversioned := api.DeepCopy()
+	unversioned.ResourceVersion = ""
+	if got, _ := tr(unversioned); got == first {
+		t.Error("an object without a resource version was taken for the stored copy")
+	}
+	other := api.DeepCopy()
+	other.Name = "db-west"
+	if got, _ := tr(other); got == first {
+		t.Error("another object with the same version was taken for the stored copy")
+	}
+	// Trimmed objects and tombstones pass through (the reflector may transform twice).
+	if got, _ := tr(first); got != first {
+		t.Error("a trimmed object was not returned as is")
+	}
+	tomb := cache.DeletedFinalStateUnknown{Key: "shop/db-east", Obj: first}
+	if got, _ := tr(tomb); got != tomb {
+		t.Error("a tombstone was changed")
+	}
+}
