@@ -85,6 +85,11 @@ type controller struct {
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+
+	// loc is the local cluster and locality options; clusterID, when set, watches the
+	// ClusterProperty that names the local cluster (clusterid.go).
+	loc       *locality
+	clusterID *clusterIDWatch
 }
 
 func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *index, zoneLen int) *controller {
@@ -127,6 +132,13 @@ func (c *controller) start() {
 		defer c.done.Done()
 		c.run(ctx)
 	}()
+	if c.clusterID != nil {
+		c.done.Add(1)
+		go func() {
+			defer c.done.Done()
+			c.clusterID.run(ctx)
+		}()
+	}
 }
 
 // waitSettled waits until the watches synced, a reason not to wait is known (CRD
@@ -380,6 +392,10 @@ func (c *controller) processNext() bool {
 		debug.FreeOSMemory()
 		return true
 	}
+	if k == rebuildAll {
+		c.rebuildEvery()
+		return true
+	}
 	c.mu.Lock()
 	since, timed := c.changed[k]
 	delete(c.changed, k)
@@ -408,7 +424,7 @@ func (c *controller) rebuild(k serviceKey) {
 			}
 		}
 	}
-	r := build(si, eps, c.zoneLen, func(reason, detail string) {
+	r := buildLocal(si, eps, c.zoneLen, c.loc.localFor(si), func(reason, detail string) {
 		skipped.WithLabelValues(reason).Inc()
 		log.Warningf("Service %s/%s: skipping name %q: %s", k.namespace, k.name, detail, reason)
 	})

@@ -33,6 +33,8 @@ type MultiCluster struct {
 
 	index *index
 	ctrl  *controller
+	// loc is the local cluster and the locality options (locality.go).
+	loc *locality
 	// zones holds per-zone names that answers reuse, in the order of Zones.
 	zones []zoneNames
 }
@@ -46,7 +48,7 @@ type zoneNames struct {
 
 // New returns a plugin for zones with default settings and an empty index.
 func New(zones []string) *MultiCluster {
-	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: newIndex()}
+	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: newIndex(), loc: newLocality("", false)}
 	m.setZones(zones)
 	return m
 }
@@ -101,6 +103,9 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		}
 	case res.exists:
 		msg.Answer, msg.Extra = m.answer(res, qname, qtype, true)
+		if res.narrowed && len(msg.Answer) > 0 {
+			localityAnswers.Inc()
+		}
 	default:
 		// RFC 2308 §2.1: the name does not exist.
 		if m.Fall.Through(qname) {
@@ -150,6 +155,8 @@ type resolution struct {
 	// recs and base ("<svc>.<ns>.svc.<zone>", lower case) complete SRV targets.
 	recs *records
 	base string
+	// narrowed: the data is the local cluster's subset (locality.go).
+	narrowed bool
 }
 
 // resolve finds rel, the lower-case query name without the zone ("" for the apex,
@@ -190,10 +197,10 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 	}
 	switch {
 	case prefix == "":
-		res.exists, res.v4, res.v6, res.srv = true, r.v4, r.v6, r.srv
+		res.exists, res.v4, res.v6, res.srv, res.narrowed = true, r.v4, r.v6, r.srv, r.narrowed
 	case prefix[0] == '_':
 		if set := r.lookupPort(prefix); set != nil {
-			res.exists, res.srv = true, set
+			res.exists, res.srv, res.narrowed = true, set, r.narrowed
 		} else {
 			res.exists = r.isENT(prefix)
 		}

@@ -57,6 +57,8 @@ type serviceImport struct {
 	// families are the families answers may contain (spec.ipFamilies, or the families of ips).
 	families family
 	ports    []port
+	// preferLocal: spec.trafficDistribution asks for close endpoints (see locality.go).
+	preferLocal bool
 	// bad counts the fields that were dropped because they were malformed, by reason.
 	bad []skip
 }
@@ -109,13 +111,17 @@ func importFromV1beta1(si *mcsv1beta1.ServiceImport) *serviceImport {
 	for i, p := range si.Spec.Ports {
 		ports[i] = mcsv1alpha1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port}
 	}
-	return trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1beta1.Headless,
+	s := trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1beta1.Headless,
 		si.Spec.IPs, si.Spec.IPFamilies, ports)
+	s.preferLocal = prefersClose(si.Spec.TrafficDistribution)
+	return s
 }
 
 func importFromV1alpha1(si *mcsv1alpha1.ServiceImport) *serviceImport {
-	return trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1alpha1.Headless,
+	s := trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1alpha1.Headless,
 		si.Spec.IPs, si.Spec.IPFamilies, si.Spec.Ports)
+	s.preferLocal = prefersClose(si.Spec.TrafficDistribution)
+	return s
 }
 
 func trimImport(ns, name, rv string, headless bool, ips []string, families []corev1.IPFamily, ports []mcsv1alpha1.ServicePort) *serviceImport {

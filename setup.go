@@ -3,6 +3,7 @@ package multicluster
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -10,6 +11,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -48,6 +50,7 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 			return nil, plugin.ErrOnce
 		}
 		m = New(plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys))
+		clusterID, preferAll := "", false
 		for c.NextBlock() {
 			switch c.Val() {
 			case "kubeconfig":
@@ -87,10 +90,26 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 					return nil, c.Errf("startup_timeout must not be negative: %s", d)
 				}
 				m.startupTimeout = d
+			case "cluster_id":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				id := strings.ToLower(args[0])
+				if !isSubdomain(id) {
+					return nil, c.Errf("cluster_id must be a DNS subdomain (KEP-2149): %q", args[0])
+				}
+				clusterID = id
+			case "prefer_local":
+				if len(c.RemainingArgs()) != 0 {
+					return nil, c.ArgErr()
+				}
+				preferAll = true
 			default:
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
 		}
+		m.loc = newLocality(clusterID, preferAll)
 	}
 	if m == nil {
 		return nil, c.ArgErr()
@@ -101,11 +120,15 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 // onStartup connects to the API server and starts the watches, then waits at most
 // startup_timeout for them to sync so the first answers are complete.
 func (m *MultiCluster) onStartup() error {
-	kube, mcs, err := m.clients()
+	kube, mcs, dyn, err := m.clients()
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
 	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
+	m.ctrl.loc = m.loc
+	if m.loc.fixed == "" {
+		m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)
+	}
 	m.ctrl.start()
 	m.ctrl.waitSettled(m.startupTimeout)
 	return nil
@@ -119,7 +142,7 @@ func (m *MultiCluster) onShutdown() error {
 }
 
 // clients builds the API clients from the kubeconfig, or the in-cluster config.
-func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, error) {
+func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, dynamic.Interface, error) {
 	var (
 		cfg *rest.Config
 		err error
@@ -129,12 +152,12 @@ func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, err
 		overrides := &clientcmd.ConfigOverrides{CurrentContext: m.kubecontext}
 		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 		if err != nil {
-			return nil, nil, fmt.Errorf("kubeconfig %s: %w", m.kubeconfig, err)
+			return nil, nil, nil, fmt.Errorf("kubeconfig %s: %w", m.kubeconfig, err)
 		}
 	} else {
 		cfg, err = rest.InClusterConfig()
 		if err != nil {
-			return nil, nil, fmt.Errorf("no kubeconfig given and no in-cluster config: %w", err)
+			return nil, nil, nil, fmt.Errorf("no kubeconfig given and no in-cluster config: %w", err)
 		}
 	}
 	cfg.UserAgent = "coredns-multicluster"
@@ -145,13 +168,17 @@ func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, err
 	kubeCfg.ContentType = "application/vnd.kubernetes.protobuf"
 	kube, err := kubernetes.NewForConfig(kubeCfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	mcs, err := mcsclient.NewForConfig(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return kube, mcs, nil
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return kube, mcs, dyn, nil
 }
 
 // longestZone is the length of the longest zone, which bounds the names the

@@ -67,8 +67,27 @@ func TestParse(t *testing.T) {
 				t.Errorf("startup_timeout %s", m.startupTimeout)
 			}
 		}},
+		{input: `multicluster`, check: func(t *testing.T, m *MultiCluster) {
+			if m.loc.cluster() != "" || m.loc.fixed != "" || m.loc.all {
+				t.Errorf("locality by default: cluster %q, fixed %q, all %v", m.loc.cluster(), m.loc.fixed, m.loc.all)
+			}
+		}},
+		{input: "multicluster {\n cluster_id East.Example\n prefer_local\n}", check: func(t *testing.T, m *MultiCluster) {
+			if m.loc.cluster() != "east.example" || m.loc.fixed != "east.example" || !m.loc.all {
+				t.Errorf("cluster %q, fixed %q, all %v", m.loc.cluster(), m.loc.fixed, m.loc.all)
+			}
+		}},
+		{input: "multicluster {\n cluster_id east\n}", check: func(t *testing.T, m *MultiCluster) {
+			if m.loc.fixed != "east" || m.loc.all {
+				t.Errorf("fixed %q, all %v", m.loc.fixed, m.loc.all)
+			}
+		}},
 
 		{input: "multicluster {\n kubeconfig\n}", wantErr: "Wrong argument count"},
+		{input: "multicluster {\n cluster_id\n}", wantErr: "Wrong argument count"},
+		{input: "multicluster {\n cluster_id a b\n}", wantErr: "Wrong argument count"},
+		{input: "multicluster {\n cluster_id under_score\n}", wantErr: "cluster_id must be a DNS subdomain"},
+		{input: "multicluster {\n prefer_local yes\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n kubeconfig a b c\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n ttl\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n ttl 1 2\n}", wantErr: "Wrong argument count"},

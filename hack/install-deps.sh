@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages the end-to-end tests, the demo and the benchmarks
-# use, if they are missing: dig (dnsutils), dnsperf and etcd (etcd-server). Idempotent: it runs
+# use, if they are missing: dig (dnsutils), dnsperf, etcd (etcd-server) and named (bind9, the
+# zone-transfer secondary of the NOTIFY test). Idempotent: it runs
 # `apt-get update` and `apt-get install` only when something is missing.
 #
 # Certificates are generated in Go (test/controlplane), so openssl is not needed.
@@ -16,10 +17,11 @@ declare -A pkgs=(
 	[dig]=dnsutils
 	[dnsperf]=dnsperf
 	[etcd]=etcd-server
+	[named]=bind9
 )
 
 missing=()
-for cmd in dig dnsperf etcd; do
+for cmd in dig dnsperf etcd named; do
 	if command -v "${cmd}" >/dev/null 2>&1; then
 		log "${cmd}: $(command -v "${cmd}")"
 	else
@@ -64,8 +66,12 @@ fi
 if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null 2>&1; then
 	"${sudo[@]}" systemctl disable --now etcd >/dev/null 2>&1 || true
 fi
+# Likewise bind9 starts a system named on port 53; the tests run their own.
+if [[ " ${missing[*]} " == *" bind9 "* ]] && command -v systemctl >/dev/null 2>&1; then
+	"${sudo[@]}" systemctl disable --now named >/dev/null 2>&1 || true
+fi
 
-for cmd in dig dnsperf etcd; do
+for cmd in dig dnsperf etcd named; do
 	if command -v "${cmd}" >/dev/null 2>&1; then
 		log "${cmd}: $(command -v "${cmd}")"
 	else
