@@ -26,10 +26,13 @@ type index struct {
 	namespaces map[string]int
 	totals     stats
 	serial     atomic.Uint32
+	// moved is signalled, without blocking, whenever the serial moves; the NOTIFY
+	// sender waits on it (notify.go).
+	moved chan struct{}
 }
 
 func newIndex() *index {
-	x := &index{services: map[serviceKey]*records{}, namespaces: map[string]int{}}
+	x := &index{services: map[serviceKey]*records{}, namespaces: map[string]int{}, moved: make(chan struct{}, 1)}
 	// Like the kubernetes plugin, start the serial at the current time so a restarted
 	// server does not go back to a serial its secondaries have already seen.
 	x.serial.Store(uint32(time.Now().Unix()))
@@ -82,6 +85,7 @@ func (x *index) publish(k serviceKey, r *records) (bool, stats) {
 		return false, t
 	}
 	x.serial.Add(1)
+	x.signalMoved()
 	return true, t
 }
 

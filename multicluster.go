@@ -35,6 +35,8 @@ type MultiCluster struct {
 	ctrl  *controller
 	// loc is the local cluster and the locality options (locality.go).
 	loc *locality
+	// notifier sends NOTIFY when the serial moves (notify.go).
+	notifier *notifier
 	// zones holds per-zone names that answers reuse, in the order of Zones.
 	zones []zoneNames
 }

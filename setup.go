@@ -35,6 +35,9 @@ func setup(c *caddy.Controller) error {
 	}
 	c.OnStartup(m.onStartup)
 	c.OnShutdown(m.onShutdown)
+	// NOTIFY goes through the transfer plugin of this server block, if any (RFC 1996).
+	c.OnStartup(func() error { m.startNotifier(dnsserver.GetConfig(c).Handler("transfer")); return nil })
+	c.OnShutdown(func() error { m.stopNotifier(); return nil })
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		m.Next = next
 		return m
