@@ -1,6 +1,7 @@
 package multicluster
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ type index struct {
 	// moved is signalled, without blocking, whenever the serial moves; the NOTIFY
 	// sender waits on it (notify.go).
 	moved chan struct{}
+	// rev maps an address to the names PTR answers with, when reverse zones are
+	// served (ptr.go); nil otherwise.
+	rev map[netip.Addr][]ptrOwner
 }
 
 func newIndex() *index {
@@ -77,6 +81,7 @@ func (x *index) publish(k serviceKey, r *records) (bool, stats) {
 	default:
 		x.services[k] = r
 	}
+	x.reindexPTR(k, old, r)
 	x.totals.add(old, -1)
 	x.totals.add(r, 1)
 	t := x.totals

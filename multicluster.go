@@ -37,6 +37,8 @@ type MultiCluster struct {
 	loc *locality
 	// notifier sends NOTIFY when the serial moves (notify.go).
 	notifier *notifier
+	// rev are the reverse zones PTRs are served for (ptr.go).
+	rev []zoneNames
 	// zones holds per-zone names that answers reuse, in the order of Zones.
 	zones []zoneNames
 }
@@ -63,6 +65,7 @@ func (m *MultiCluster) setZones(zones []string) {
 		m.Zones[i] = z
 		m.zones[i] = zoneNames{origin: z, ns: "ns.dns." + z, mbox: "hostmaster." + z}
 	}
+	m.splitReverse()
 }
 
 // Name implements plugin.Handler.
@@ -75,10 +78,13 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	// Names compare case-insensitively; answers keep the query's spelling (0x20).
 	lname := strings.ToLower(qname)
 	zi := m.matchZone(lname)
+	qtype := state.QType()
 	if zi < 0 {
+		if ri := m.matchReverse(lname); ri >= 0 {
+			return m.servePTR(ctx, w, r, qname, lname, qtype, ri)
+		}
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
-	qtype := state.QType()
 	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 		// Zone transfers are served by the transfer plugin through Transfer().
 		return dns.RcodeRefused, nil

@@ -117,6 +117,10 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 	if m == nil {
 		return nil, c.ArgErr()
 	}
+	if len(m.Zones) == 0 {
+		// PTR targets are names in a forward zone.
+		return nil, c.Errf("reverse zones need a forward zone, such as clusterset.local, for the names PTRs answer")
+	}
 	return m, nil
 }
 

@@ -84,6 +84,12 @@ func TestParse(t *testing.T) {
 		}},
 
 		{input: "multicluster {\n kubeconfig\n}", wantErr: "Wrong argument count"},
+		{input: `multicluster clusterset.local 10.0.0.0/8 ip6.arpa`, check: func(t *testing.T, m *MultiCluster) {
+			if strings.Join(m.Zones, ",") != "clusterset.local." || len(m.rev) != 2 || m.rev[0].origin != "10.in-addr.arpa." || m.rev[1].origin != "ip6.arpa." {
+				t.Errorf("zones %v, reverse zones %+v", m.Zones, m.rev)
+			}
+		}},
+		{input: `multicluster in-addr.arpa`, wantErr: "reverse zones need a forward zone"},
 		{input: "multicluster {\n cluster_id\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n cluster_id a b\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n cluster_id under_score\n}", wantErr: "cluster_id must be a DNS subdomain"},
