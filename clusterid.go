@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -43,8 +44,35 @@ type clusterIDWatch struct {
 	dyn      dynamic.Interface
 	loc      *locality
 	changed  func()
-	problem  func(topic, kind string, err error)
 	retryMax time.Duration
+
+	mu   sync.Mutex
+	last map[string]string // kind of the last logged problem per topic
+}
+
+// problem logs err for topic once per kind of problem, until the kind changes or the
+// problem is cleared (err == nil). A missing CRD is normal (about-api is optional): an
+// info line; anything else is a warning. Locality is optional, so nothing here is an
+// error of the plugin.
+func (w *clusterIDWatch) problem(topic, kind string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	prev := w.last[topic]
+	switch {
+	case err == nil:
+		if prev != "" {
+			log.Infof("Recovered: %s", topic)
+		}
+		delete(w.last, topic)
+	case kind == prev:
+	case kind == "crd_missing":
+		log.Infof("%s", err)
+	default:
+		log.Warningf("%s", err)
+	}
+	if err != nil {
+		w.last[topic] = kind
+	}
 }
 
 const clusterIDTopic = "ClusterProperty " + clusterPropertyName
@@ -171,8 +199,8 @@ func (c *controller) newClusterIDWatch(dyn dynamic.Interface) *clusterIDWatch {
 		dyn:      dyn,
 		loc:      c.loc,
 		changed:  func() { c.queue.Add(rebuildAll) },
-		problem:  c.problem,
 		retryMax: c.retryMax,
+		last:     map[string]string{},
 	}
 }
 

@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +56,9 @@ func installClusterPropertyCRD(t *testing.T, dc dynamic.Interface) {
 	if _, err := crds.Create(ctx, &unstructured.Unstructured{Object: clusterPropertyCRD}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = crds.Delete(context.Background(), "clusterproperties.about.k8s.io", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = crds.Delete(context.Background(), "clusterproperties.about.k8s.io", metav1.DeleteOptions{})
+	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, err := dc.Resource(clusterPropertyGVR).List(ctx, metav1.ListOptions{})
@@ -244,4 +249,51 @@ clusterset.local:%[3]d {
 	setClusterProperty(t, dc, "north")
 	eventually(t, auto, db, "A", want{answer: []string{"A 10.61.2.1"}}, freshness)
 	expect(t, east, db, "A", eastOnly)
+}
+
+// TestReadmeExamples boots every Corefile of the README's Locality, PTR and NOTIFY
+// sections, changed only where a test machine differs from a pod (a port on 127.0.0.1,
+// a kubeconfig instead of the in-cluster config), and checks that each answers.
+func TestReadmeExamples(t *testing.T) {
+	s := need(t)
+	b, err := os.ReadFile(filepath.Join(s.root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	blockOpen := regexp.MustCompile(`(?m)^(\s*)((?:multicluster|kubernetes)[^\n{]*\{)$`)
+	bare := regexp.MustCompile(`(?m)^(\s*)(multicluster[^\n{]*)$`)
+	server := regexp.MustCompile(`(?m)^(\S+?)(:\d+)? \{$`)
+	n := 0
+	for _, section := range []string{"### Locality\n", "### PTR\n", "### Secondaries and NOTIFY\n"} {
+		i := strings.Index(readme, section)
+		if i < 0 {
+			t.Fatalf("README has no %q", section)
+		}
+		body := readme[i+len(section):]
+		body = body[:strings.Index(body, "\n#")]
+		for _, part := range strings.Split(body, "~~~ corefile\n")[1:] {
+			corefile := part[:strings.Index(part, "~~~")]
+			ports, err := freePorts(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conf := server.ReplaceAllString(corefile, fmt.Sprintf("$1:%d {\n    bind 127.0.0.1", ports[0]))
+			conf = blockOpen.ReplaceAllString(conf, "$1$2\n$1    kubeconfig "+s.kubeconfig)
+			conf = bare.ReplaceAllString(conf, "$1$2 {\n$1    kubeconfig "+s.kubeconfig+"\n$1}")
+			n++
+			t.Run(fmt.Sprintf("%d", n), func(t *testing.T) {
+				c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: ports[0], Corefile: conf})
+				if err != nil {
+					t.Fatalf("%v\n%s", err, conf)
+				}
+				t.Cleanup(func() { _ = c.Kill() })
+				dumpLogOnFailure(t, c)
+				eventually(t, ports[0], "dns-version."+Zone, "TXT", want{answer: []string{`TXT "1.0.0"`}}, 10*time.Second)
+			})
+		}
+	}
+	if n < 3 {
+		t.Errorf("%d Corefiles in the README's sections, want at least 3", n)
+	}
 }
