@@ -24,7 +24,10 @@ var (
 	clusterPropertyCRD = map[string]any{
 		"apiVersion": "apiextensions.k8s.io/v1",
 		"kind":       "CustomResourceDefinition",
-		"metadata":   map[string]any{"name": "clusterproperties.about.k8s.io"},
+		// about.k8s.io is a protected group: the API server wants the approval annotation
+		// (KEP-2149 is the approved API).
+		"metadata": map[string]any{"name": "clusterproperties.about.k8s.io",
+			"annotations": map[string]any{"api-approved.kubernetes.io": "https://github.com/kubernetes/enhancements/pull/2149"}},
 		"spec": map[string]any{
 			"group": "about.k8s.io",
 			"scope": "Cluster",
@@ -206,15 +209,24 @@ clusterset.local:%[3]d {
 		t.Errorf("locality_answers_total = %v, want > 0", v)
 	}
 
-	// The local cluster loses its ready endpoints: every cluster answers; they come back.
-	step(t, east, "east's endpoint not ready", func() error {
-		return c.UpdateSlice(ctx, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
-			Endpoints: []Endpoint{NotReady("db-0", "10.61.0.1")}})
-	}, db, "A", want{answer: []string{"A 10.61.1.1", "A 10.61.2.1"}})
-	step(t, east, "east's endpoint ready again", func() error {
-		return c.UpdateSlice(ctx, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
-			Endpoints: []Endpoint{Ready("db-0", "10.61.0.1")}})
-	}, db, "A", eastOnly)
+	// The local cluster loses its IPv4 endpoint: it still has a ready endpoint (IPv6),
+	// and A and AAAA answer the same subset, so A is empty.
+	setEast := func(v4, v6 Endpoint) func() error {
+		return func() error {
+			if err := c.UpdateSlice(ctx, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
+				Endpoints: []Endpoint{v4}}); err != nil {
+				return err
+			}
+			return c.UpdateSlice(ctx, Slice{Namespace: ns, Name: "db-east-v6", Service: "db", Cluster: "east", AddressType: "IPv6", Ports: pg,
+				Endpoints: []Endpoint{v6}})
+		}
+	}
+	step(t, east, "east's IPv4 endpoint not ready", setEast(NotReady("db-0", "10.61.0.1"), Ready("db-0", "fd00:61::1")), db, "A", want{})
+	expect(t, east, db, "AAAA", want{answer: []string{"AAAA fd00:61::1"}})
+	// No ready endpoint left in the local cluster: every cluster answers; then back.
+	step(t, east, "east has no ready endpoint", setEast(NotReady("db-0", "10.61.0.1"), NotReady("db-0", "fd00:61::1")),
+		db, "A", want{answer: []string{"A 10.61.1.1", "A 10.61.2.1"}})
+	step(t, east, "east's endpoints ready again", setEast(Ready("db-0", "10.61.0.1"), Ready("db-0", "fd00:61::1")), db, "A", eastOnly)
 	// The field removed, then set to PreferSameZone (read as same cluster).
 	step(t, east, "trafficDistribution removed", func() error {
 		return c.UpdateImport(ctx, Import{Namespace: ns, Name: "db", Headless: true, Ports: pg}, false)

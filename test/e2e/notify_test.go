@@ -125,7 +125,7 @@ func TestNotifyBINDSecondary(t *testing.T) {
 	// A burst of 50 changes to 50 services: a few NOTIFYs, and BIND ends with all of them.
 	sentBefore := metrics(t, prom)[`coredns_multicluster_notifies_total{result="sent"}`]
 	for i := range 50 {
-		mustImport(t, c, Import{Namespace: ns, Name: fmt.Sprintf("burst-%d", i), IPs: []string{fmt.Sprintf("10.63.1.%d", i+1)}}, false)
+		mustImport(t, c, Import{Namespace: ns, Name: fmt.Sprintf("burst-%d", i), IPs: []string{fmt.Sprintf("10.63.1.%d", i+1)}, Ports: []Port{TCP("http", 80)}}, false)
 	}
 	took = eventually(t, bind, fq("", "burst-49", ns), "A", want{answer: []string{"A 10.63.1.50"}, foreign: true}, freshness)
 	t.Logf("burst of 50 changes: BIND has the last one %s after the last change", took.Round(time.Millisecond))

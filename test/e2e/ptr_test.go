@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/mcs-dns/multicluster/test/controlplane"
 )
 
 // TestPTR runs the kubernetes plugin and multicluster with reverse zones in one server
@@ -17,23 +19,35 @@ func TestPTR(t *testing.T) {
 	c := s.clients
 	ns := "ptr"
 	mustNamespace(t, c, ns)
-	ports, err := freePorts(1)
+	ports, err := freePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := ports[0]
+	// full: kubernetes answers every reverse zone. cidr: kubernetes answers the service
+	// CIDR's reverse zone only, as the README advises for headless endpoint PTRs.
+	full, p := ports[0], ports[1]
 	corefile := fmt.Sprintf(`.:%[1]d {
     bind 127.0.0.1
     kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig %[2]s
+        kubeconfig %[3]s
         fallthrough in-addr.arpa ip6.arpa
     }
     multicluster clusterset.local in-addr.arpa ip6.arpa {
-        kubeconfig %[2]s
+        kubeconfig %[3]s
     }
 }
-`, p, s.kubeconfig)
-	dnsd, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: t.TempDir(), Port: p, Corefile: corefile})
+.:%[2]d {
+    bind 127.0.0.1
+    kubernetes cluster.local %[4]s {
+        kubeconfig %[3]s
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    multicluster clusterset.local in-addr.arpa ip6.arpa {
+        kubeconfig %[3]s
+    }
+}
+`, full, p, s.kubeconfig, controlplane.ServiceClusterIPRange)
+	dnsd, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: t.TempDir(), Port: full, Corefile: corefile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +87,18 @@ func TestPTR(t *testing.T) {
 		return w
 	}
 	eventually(t, p, rev("10.62.0.1"), "PTR", ptr(fq("", "web", ns)), freshness)
-	expectRows(t, p, []row{
+	// With kubernetes on every reverse zone, VIPs and unknown addresses reach this
+	// plugin and the local Service's PTR wins. (Imported EndpointSlices' addresses do
+	// not: the kubernetes plugin indexes every EndpointSlice and claims them; see the
+	// README.)
+	for _, r := range []row{
+		{rev("10.62.0.1"), "PTR", ptr(fq("", "web", ns))},
+		{rev(vip), "PTR", want{answer: []string{"PTR local." + ns + ".svc.cluster.local."}, foreign: true}},
+		{rev("10.62.9.9"), "PTR", want{rcode: "NXDOMAIN"}},
+	} {
+		expect(t, full, r.name, r.qtype, r.want)
+	}
+	for _, r := range []row{
 		// The local Service's PTR wins over the import that claims its address.
 		{rev(vip), "PTR", want{answer: []string{"PTR local." + ns + ".svc.cluster.local."}, foreign: true}},
 		// Per-endpoint names, with the cluster id; IPv6 too.
@@ -86,7 +111,9 @@ func TestPTR(t *testing.T) {
 		// Not ready, unknown: no name.
 		{rev("10.62.1.3"), "PTR", want{rcode: "NXDOMAIN"}},
 		{rev("10.62.9.9"), "PTR", want{rcode: "NXDOMAIN"}},
-	})
+	} {
+		expect(t, p, r.name, r.qtype, r.want)
+	}
 
 	// Built on update: a new VIP answers, the old one no longer does.
 	web.IPs = []string{"10.62.0.2"}
