@@ -93,7 +93,7 @@ func (w *clusterIDWatch) run(ctx context.Context) {
 		if err != nil {
 			kind = "unreachable"
 		} else {
-			err = fmt.Errorf("%s: the ClusterProperty CRD (clusterproperties.%s) is not installed: no local cluster, no locality in answers", clusterIDTopic, clusterPropertyGroup)
+			err = fmt.Errorf("%s: no ClusterProperty CRD (clusterproperties.%s) served: no local cluster, no locality in answers", clusterIDTopic, clusterPropertyGroup)
 		}
 		w.problem(clusterIDTopic, kind, err)
 		select {

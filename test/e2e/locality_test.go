@@ -236,7 +236,7 @@ clusterset.local:%[3]d {
 	}, db, "A", eastOnly)
 
 	// The ClusterProperty: its CRD installed, then the object, then changed, then deleted.
-	if n := strings.Count(dns.Log(), "ClusterProperty CRD (clusterproperties.about.k8s.io) is not installed"); n != 1 {
+	if n := strings.Count(dns.Log(), "no ClusterProperty CRD (clusterproperties.about.k8s.io) served"); n != 1 {
 		t.Errorf("the missing ClusterProperty CRD was logged %d times, want once", n)
 	}
 	dc, err := dynamic.NewForConfig(s.cp.AdminConfig())
