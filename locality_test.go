@@ -2,6 +2,7 @@ package multicluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -15,12 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	discovery "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
 )
 
@@ -365,5 +368,46 @@ func BenchmarkLocality(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// RBAC that forbids reading the ClusterProperty: one warning, no locality, and the
+// rest of the plugin unaffected.
+func TestClusterPropertyForbidden(t *testing.T) {
+	f := newFakeCluster("v1beta1")
+	fd := f.kube.Discovery().(*fakediscovery.FakeDiscovery)
+	fd.Resources = append(fd.Resources, &metav1.APIResourceList{
+		GroupVersion: clusterPropertyGroup + "/v1beta1",
+		APIResources: []metav1.APIResource{{Name: "clusterproperties", Kind: "ClusterProperty"}},
+	})
+	gvr := schema.GroupVersionResource{Group: clusterPropertyGroup, Version: "v1beta1", Resource: "clusterproperties"}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "ClusterPropertyList"})
+	dyn.PrependReactor("*", "clusterproperties", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(gvr.GroupResource(), clusterPropertyName, errors.New("no RBAC"))
+	})
+	m := New([]string{"clusterset.local."})
+	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
+	m.ctrl.retryMax = 50 * time.Millisecond
+	m.ctrl.loc = m.loc
+	m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)
+	m.ctrl.start()
+	t.Cleanup(m.ctrl.stop)
+	m.ctrl.waitSettled(5 * time.Second)
+	w := m.ctrl.clusterID
+	eventually(t, "the forbidden watch to be reported", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.last[clusterIDTopic+" watch"] == "forbidden"
+	})
+	ctx := context.TODO()
+	if _, err := f.mcs.MulticlusterV1beta1().ServiceImports("shop").Create(ctx, prefer(headlessImport("shop", "db", nil), "PreferClose"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.kube.DiscoveryV1().EndpointSlices("shop").Create(ctx, slice("shop", "db-east", "db", "east", ipv4, tcp5432, ready("db-0", "10.1.0.10")), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the service, unnarrowed", answers(t, m, dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10"))
+	if m.loc.cluster() != "" {
+		t.Errorf("local cluster %q without access to the ClusterProperty", m.loc.cluster())
 	}
 }
