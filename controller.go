@@ -93,6 +93,11 @@ type controller struct {
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+
+	// loc is the local cluster and locality options; clusterID, when set, watches the
+	// ClusterProperty that names the local cluster (clusterid.go).
+	loc       *locality
+	clusterID *clusterIDWatch
 }
 
 func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *index, zoneLen int) *controller {
@@ -139,6 +144,13 @@ func (c *controller) start() {
 		defer c.done.Done()
 		c.run(ctx)
 	}()
+	if c.clusterID != nil {
+		c.done.Add(1)
+		go func() {
+			defer c.done.Done()
+			c.clusterID.run(ctx)
+		}()
+	}
 }
 
 // waitSettled waits until the watches synced, a reason not to wait is known (CRD
@@ -406,6 +418,10 @@ func (c *controller) processNext() bool {
 		debug.FreeOSMemory()
 		return true
 	}
+	if k == rebuildAll {
+		c.rebuildEvery()
+		return true
+	}
 	c.mu.Lock()
 	since, timed := c.changed[k]
 	delete(c.changed, k)
@@ -435,7 +451,7 @@ func (c *controller) rebuild(k serviceKey) {
 		}
 	}
 	var bad []skip
-	r := build(si, eps, c.zoneLen, func(reason, detail string) {
+	r := buildLocal(si, eps, c.zoneLen, c.loc.localFor(si), func(reason, detail string) {
 		bad = append(bad, skip{reason, detail})
 	})
 	c.skips.report("Service", k.namespace, k.name, bad)

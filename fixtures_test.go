@@ -132,7 +132,7 @@ func load(t testing.TB, m *MultiCluster, objs ...any) {
 		}
 	}
 	for k, si := range imports {
-		m.index.publish(k, build(si, slices[k], m.longestZone(), func(string, string) {}))
+		m.index.publish(k, buildLocal(si, slices[k], m.longestZone(), m.loc.localFor(si), func(string, string) {}))
 	}
 }
 

@@ -1,6 +1,7 @@
 package multicluster
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -25,10 +26,17 @@ type index struct {
 	namespaces map[string]int
 	totals     stats
 	serial     *zoneSerial
+	// moved is signalled, without blocking, whenever answers change; the NOTIFY
+	// sender waits on it (notify.go).
+	moved chan struct{}
+	// rev maps an address to the names PTR answers with, when reverse zones are
+	// served (ptr.go); nil otherwise.
+	rev map[netip.Addr][]ptrOwner
 }
 
 func newIndex() *index {
-	return &index{services: map[serviceKey]*records{}, namespaces: map[string]int{}, serial: newZoneSerial(time.Now)}
+	return &index{services: map[serviceKey]*records{}, namespaces: map[string]int{},
+		serial: newZoneSerial(time.Now), moved: make(chan struct{}, 1)}
 }
 
 // lookup returns the records of the service, or nil.
@@ -69,6 +77,7 @@ func (x *index) publish(k serviceKey, r *records) (bool, stats) {
 	default:
 		x.services[k] = r
 	}
+	x.reindexPTR(k, old, r)
 	x.totals.add(old, -1)
 	x.totals.add(r, 1)
 	t := x.totals
@@ -77,6 +86,7 @@ func (x *index) publish(k serviceKey, r *records) (bool, stats) {
 		return false, t
 	}
 	x.serial.change()
+	x.signalMoved()
 	return true, t
 }
 

@@ -41,6 +41,12 @@ type MultiCluster struct {
 	index  *index
 	ctrl   *controller
 	gauges gauges
+	// loc is the local cluster and the locality options (locality.go).
+	loc *locality
+	// notifier sends NOTIFY when the serial moves (notify.go).
+	notifier *notifier
+	// rev are the reverse zones PTRs are served for (ptr.go).
+	rev []zoneNames
 	// zones holds per-zone names that answers reuse, in the order of Zones.
 	zones []zoneNames
 }
@@ -54,7 +60,7 @@ type zoneNames struct {
 
 // New returns a plugin for zones with default settings and an empty index.
 func New(zones []string) *MultiCluster {
-	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: newIndex()}
+	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: newIndex(), loc: newLocality("", false)}
 	m.setZones(zones)
 	return m
 }
@@ -67,6 +73,7 @@ func (m *MultiCluster) setZones(zones []string) {
 		m.Zones[i] = z
 		m.zones[i] = zoneNames{origin: z, ns: dnsutil.Join("ns.dns", z), mbox: dnsutil.Join("hostmaster", z)}
 	}
+	m.splitReverse()
 }
 
 // Name implements plugin.Handler.
@@ -79,11 +86,17 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	// Names compare case-insensitively; answers keep the query's spelling (0x20).
 	lname := strings.ToLower(qname)
 	zi := m.matchZone(lname)
-	if zi < 0 || state.QClass() != dns.ClassINET {
-		// Other zones, and other classes (CHAOS version.bind and the like): not ours.
+	if state.QClass() != dns.ClassINET {
+		// Other classes (CHAOS version.bind and the like): not ours.
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
 	qtype := state.QType()
+	if zi < 0 {
+		if ri := m.matchReverse(lname); ri >= 0 {
+			return m.servePTR(ctx, w, r, qname, lname, qtype, ri)
+		}
+		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+	}
 	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 		// Zone transfers are served by the transfer plugin through Transfer().
 		return dns.RcodeRefused, nil
@@ -115,6 +128,9 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		}
 	case res.exists:
 		msg.Answer, msg.Extra = m.answer(res, qname, qtype, true)
+		if res.narrowed && len(msg.Answer) > 0 {
+			localityAnswers.Inc()
+		}
 	default:
 		// RFC 2308 §2.1: the name does not exist.
 		if m.Fall.Through(qname) {
@@ -179,6 +195,8 @@ type resolution struct {
 	// recs and base ("<svc>.<ns>.svc.<zone>", lower case) complete SRV targets.
 	recs *records
 	base string
+	// narrowed: the data is the local cluster's subset (locality.go).
+	narrowed bool
 }
 
 // resolve finds rel, the lower-case query name without the zone ("" for the apex,
@@ -223,10 +241,10 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 	}
 	switch {
 	case prefix == "":
-		res.exists, res.v4, res.v6, res.srv = true, r.v4, r.v6, r.srv
+		res.exists, res.v4, res.v6, res.srv, res.narrowed = true, r.v4, r.v6, r.srv, r.narrowed
 	case prefix[0] == '_':
 		if set := r.lookupPort(prefix); set != nil {
-			res.exists, res.srv = true, set
+			res.exists, res.srv, res.narrowed = true, set, r.narrowed
 		} else {
 			res.exists = r.isENT(prefix)
 		}

@@ -66,6 +66,8 @@ type serviceImport struct {
 	// clusters are the ids of status.clusters, lower case; nil when the status lists
 	// none (some implementations never write it).
 	clusters []string
+	// preferLocal: spec.trafficDistribution asks for close endpoints (see locality.go).
+	preferLocal bool
 	// bad counts the fields that were dropped because they were malformed, by reason.
 	bad []skip
 }
@@ -127,6 +129,7 @@ func importFromV1beta1(si *mcsv1beta1.ServiceImport, o importOptions) *serviceIm
 	s := trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1beta1.Headless,
 		si.Spec.IPs, si.Spec.IPFamilies, ports)
 	s.classify(si.Labels, si.Annotations, clusters, o)
+	s.preferLocal = prefersClose(si.Spec.TrafficDistribution)
 	return s
 }
 
@@ -138,6 +141,7 @@ func importFromV1alpha1(si *mcsv1alpha1.ServiceImport, o importOptions) *service
 	s := trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1alpha1.Headless,
 		si.Spec.IPs, si.Spec.IPFamilies, si.Spec.Ports)
 	s.classify(si.Labels, si.Annotations, clusters, o)
+	s.preferLocal = prefersClose(si.Spec.TrafficDistribution)
 	return s
 }
 

@@ -39,6 +39,9 @@ type records struct {
 	// endpoints is the number of distinct ready endpoint addresses served (headless).
 	endpoints int
 	headless  bool
+	// narrowed: the service name's sets hold the local cluster's endpoints only
+	// (locality.go).
+	narrowed bool
 }
 
 // endpointName is one per-endpoint name and where its addresses are in addrs: n4 IPv4
@@ -87,6 +90,12 @@ func (s *srvSet) onlyService() bool {
 // longest zone, used to drop names that would not fit in DNS. Skipped values are
 // reported through logSkip.
 func build(si *serviceImport, eps []*endpointSlice, zoneLen int, logSkip func(reason, detail string)) *records {
+	return buildLocal(si, eps, zoneLen, "", logSkip)
+}
+
+// buildLocal is build for a service whose name prefers the endpoints of cluster local
+// ("" for none; see locality.go).
+func buildLocal(si *serviceImport, eps []*endpointSlice, zoneLen int, local string, logSkip func(reason, detail string)) *records {
 	if si == nil || si.ignored {
 		return nil
 	}
@@ -101,9 +110,9 @@ func build(si *serviceImport, eps []*endpointSlice, zoneLen int, logSkip func(re
 	case si.headless:
 		// The longest suffix a per-endpoint name gets: ".<svc>.<ns>.svc.<zone>".
 		maxSuffix := 1 + len(si.name) + 1 + len(si.namespace) + len(".svc.") + zoneLen
-		buildHeadless(r, si, eps, maxSuffix, logSkip)
+		buildHeadless(r, si, eps, maxSuffix, local, logSkip)
 	case si.vipsFromSlices:
-		buildSliceVIPs(r, si, eps)
+		buildSliceVIPs(r, si, eps, local)
 	default:
 		buildClusterSetIP(r, si)
 	}
@@ -156,15 +165,20 @@ type candidate struct {
 
 // buildHeadless: the ready endpoint addresses (R5), per-endpoint names with the
 // cluster id (R6), their named-port SRVs (R7) and the bare-name SRVs (R8).
-func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffix int, logSkip func(reason, detail string)) {
+func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffix int, local string, logSkip func(reason, detail string)) {
 	var all []netip.Addr
 	var cands []candidate
+	// pairs are collected only for a service that prefers a cluster.
+	var pairs []clusterAddr
 	for _, s := range eps {
 		if s.family&si.families == 0 {
 			continue
 		}
 		for _, e := range s.endpoints {
 			all = append(all, e.addr)
+			if local != "" {
+				pairs = append(pairs, clusterAddr{cluster: s.cluster, addr: e.addr})
+			}
 			if s.cluster == "" {
 				// Spec §1: without a source cluster the address serves the service
 				// name only; the controller logs the slice.
@@ -190,6 +204,10 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 	}
 	r.endpoints = len(all)
 	r.v4, r.v6 = pack(all)
+	if sub, ok := localSubset(pairs, local); ok {
+		r.v4, r.v6 = pack(sub)
+		r.narrowed = true
+	}
 
 	// Group the candidates by name; each name's addresses are packed IPv4 first.
 	slices.SortFunc(cands, func(a, b candidate) int {
@@ -237,6 +255,12 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 			}
 		}
 		i = j
+	}
+	if r.narrowed {
+		bare = localSRV(bare, r.names, local)
+		for name, recs := range named {
+			named[name] = localSRV(recs, r.names, local)
+		}
 	}
 	r.srv = newSRVSet(bare)
 	r.setPorts(named)

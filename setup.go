@@ -15,6 +15,7 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
 	"github.com/miekg/dns"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -44,6 +45,9 @@ func setup(c *caddy.Controller) error {
 	m.gauges = gauges{server: serverAddr(cfg.Transport, cfg.ListenHosts, cfg.Port), zones: m.Zones}
 	c.OnStartup(m.onStartup)
 	c.OnShutdown(m.onShutdown)
+	// NOTIFY goes through the transfer plugin of this server block, if any (RFC 1996).
+	c.OnStartup(func() error { m.startNotifier(dnsserver.GetConfig(c).Handler("transfer")); return nil })
+	c.OnShutdown(func() error { m.stopNotifier(); return nil })
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		m.Next = next
 		return m
@@ -63,6 +67,7 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 			return nil, c.Err(err.Error())
 		}
 		m = New(zones)
+		clusterID, preferAll := "", false
 		for c.NextBlock() {
 			switch c.Val() {
 			case "kubeconfig":
@@ -119,13 +124,33 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 					return nil, c.ArgErr()
 				}
 				m.imports.vipsFromSlices = true
+			case "cluster_id":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				id := strings.ToLower(args[0])
+				if !isSubdomain(id) {
+					return nil, c.Errf("cluster_id must be a DNS subdomain (KEP-2149): %q", args[0])
+				}
+				clusterID = id
+			case "prefer_local":
+				if len(c.RemainingArgs()) != 0 {
+					return nil, c.ArgErr()
+				}
+				preferAll = true
 			default:
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
 		}
+		m.loc = newLocality(clusterID, preferAll)
 	}
 	if m == nil {
 		return nil, c.ArgErr()
+	}
+	if len(m.Zones) == 0 {
+		// PTR targets are names in a forward zone.
+		return nil, c.Errf("reverse zones need a forward zone, such as clusterset.local, for the names PTRs answer")
 	}
 	return m, nil
 }
@@ -203,13 +228,17 @@ func (m *MultiCluster) setNSAddrs() {
 // onStartup connects to the API server and starts the watches, then waits at most
 // startup_timeout for them to sync so the first answers are complete.
 func (m *MultiCluster) onStartup() error {
-	kube, mcs, err := m.clients()
+	kube, mcs, dyn, err := m.clients()
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
 	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
 	m.ctrl.gauges = m.gauges
 	m.ctrl.opts = m.imports
+	m.ctrl.loc = m.loc
+	if m.loc.fixed == "" {
+		m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)
+	}
 	m.ctrl.start()
 	m.ctrl.waitSettled(m.startupTimeout)
 	return nil
@@ -223,7 +252,7 @@ func (m *MultiCluster) onShutdown() error {
 }
 
 // clients builds the API clients from the kubeconfig, or the in-cluster config.
-func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, error) {
+func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, dynamic.Interface, error) {
 	var (
 		cfg *rest.Config
 		err error
@@ -233,12 +262,12 @@ func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, err
 		overrides := &clientcmd.ConfigOverrides{CurrentContext: m.kubecontext}
 		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 		if err != nil {
-			return nil, nil, fmt.Errorf("kubeconfig %s: %w", m.kubeconfig, err)
+			return nil, nil, nil, fmt.Errorf("kubeconfig %s: %w", m.kubeconfig, err)
 		}
 	} else {
 		cfg, err = rest.InClusterConfig()
 		if err != nil {
-			return nil, nil, fmt.Errorf("no kubeconfig given and no in-cluster config: %w", err)
+			return nil, nil, nil, fmt.Errorf("no kubeconfig given and no in-cluster config: %w", err)
 		}
 	}
 	cfg.UserAgent = "coredns-multicluster"
@@ -249,13 +278,17 @@ func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, err
 	kubeCfg.ContentType = "application/vnd.kubernetes.protobuf"
 	kube, err := kubernetes.NewForConfig(kubeCfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	mcs, err := mcsclient.NewForConfig(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return kube, mcs, nil
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return kube, mcs, dyn, nil
 }
 
 // longestZone is the length of the longest zone, which bounds the names the

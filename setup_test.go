@@ -102,6 +102,31 @@ func TestParse(t *testing.T) {
 		}},
 
 		{input: "multicluster {\n vips_from_slices yes\n}", wantErr: "Wrong argument count"},
+		{input: `multicluster`, check: func(t *testing.T, m *MultiCluster) {
+			if m.loc.cluster() != "" || m.loc.fixed != "" || m.loc.all {
+				t.Errorf("locality by default: cluster %q, fixed %q, all %v", m.loc.cluster(), m.loc.fixed, m.loc.all)
+			}
+		}},
+		{input: "multicluster {\n cluster_id East.Example\n prefer_local\n}", check: func(t *testing.T, m *MultiCluster) {
+			if m.loc.cluster() != "east.example" || m.loc.fixed != "east.example" || !m.loc.all {
+				t.Errorf("cluster %q, fixed %q, all %v", m.loc.cluster(), m.loc.fixed, m.loc.all)
+			}
+		}},
+		{input: "multicluster {\n cluster_id east\n}", check: func(t *testing.T, m *MultiCluster) {
+			if m.loc.fixed != "east" || m.loc.all {
+				t.Errorf("fixed %q, all %v", m.loc.fixed, m.loc.all)
+			}
+		}},
+		{input: `multicluster clusterset.local 10.0.0.0/8 ip6.arpa`, check: func(t *testing.T, m *MultiCluster) {
+			if strings.Join(m.Zones, ",") != "clusterset.local." || len(m.rev) != 2 || m.rev[0].origin != "10.in-addr.arpa." || m.rev[1].origin != "ip6.arpa." {
+				t.Errorf("zones %v, reverse zones %+v", m.Zones, m.rev)
+			}
+		}},
+		{input: `multicluster in-addr.arpa`, wantErr: "reverse zones need a forward zone"},
+		{input: "multicluster {\n cluster_id\n}", wantErr: "Wrong argument count"},
+		{input: "multicluster {\n cluster_id a b\n}", wantErr: "Wrong argument count"},
+		{input: "multicluster {\n cluster_id under_score\n}", wantErr: "cluster_id must be a DNS subdomain"},
+		{input: "multicluster {\n prefer_local yes\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n kubeconfig\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n kubeconfig a b c\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n ttl\n}", wantErr: "Wrong argument count"},

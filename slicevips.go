@@ -48,14 +48,23 @@ func sliceVIPs(si *serviceImport, eps []*endpointSlice) []clusterAddrs {
 
 // buildSliceVIPs: the ready VIPs of every cluster at the service name (in place of
 // R2's ips), and the import's ports as SRV records with the service name as target
-// (R3, R4), taken from the slices when the import lists none.
-func buildSliceVIPs(r *records, si *serviceImport, eps []*endpointSlice) {
+// (R3, R4), taken from the slices when the import lists none. With a local cluster
+// (locality.go), the local cluster's VIP alone while it has a ready one.
+func buildSliceVIPs(r *records, si *serviceImport, eps []*endpointSlice, local string) {
 	var all []netip.Addr
+	var pairs []clusterAddr
 	for _, g := range sliceVIPs(si, eps) {
 		all = append(all, g.addrs...)
+		for _, a := range g.addrs {
+			pairs = append(pairs, clusterAddr{cluster: g.cluster, addr: a})
+		}
 	}
 	slices.SortFunc(all, netip.Addr.Compare)
 	r.v4, r.v6 = pack(slices.Compact(all))
+	if sub, ok := localSubset(pairs, local); ok {
+		r.v4, r.v6 = pack(sub)
+		r.narrowed = true
+	}
 	ports := si.ports
 	if len(ports) == 0 {
 		for _, s := range eps {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages the end-to-end tests, the demo and the benchmarks
 # use, if they are missing: dig (dnsutils), dnsperf, etcd (etcd-server), named-checkzone
-# (bind9-utils), and podman, runc and
-# skopeo for the image tests (podman runs the image with runc: its default runtime, crun, cannot
-# set resource limits on these machines). Idempotent: it runs
+# (bind9-utils), named (bind9, the zone-transfer secondary of the NOTIFY test), and podman, runc
+# and skopeo for the image tests (podman runs the image with runc: its default runtime, crun,
+# cannot set resource limits on these machines). Idempotent: it runs
 # `apt-get update` and `apt-get install` only when something is missing.
 #
 # Certificates are generated in Go (test/controlplane), so openssl is not needed.
@@ -23,8 +23,9 @@ declare -A pkgs=(
 	[podman]=podman
 	[runc]=runc
 	[skopeo]=skopeo
+	[named]=bind9
 )
-cmds=(dig dnsperf etcd named-checkzone podman runc skopeo)
+cmds=(dig dnsperf etcd named-checkzone named podman runc skopeo)
 
 missing=()
 for cmd in "${cmds[@]}"; do
@@ -71,6 +72,10 @@ fi
 # own on free ports, so stop it if it came up (harmless when there is no init system).
 if [[ " ${missing[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null 2>&1; then
 	"${sudo[@]}" systemctl disable --now etcd >/dev/null 2>&1 || true
+fi
+# Likewise bind9 starts a system named on port 53; the tests run their own.
+if [[ " ${missing[*]} " == *" bind9 "* ]] && command -v systemctl >/dev/null 2>&1; then
+	"${sudo[@]}" systemctl disable --now named >/dev/null 2>&1 || true
 fi
 
 for cmd in "${cmds[@]}"; do

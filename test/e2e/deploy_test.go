@@ -96,7 +96,10 @@ func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 	}
 	var got []string
 	for _, r := range role.Rules {
-		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
+		// The one named object the plugin reads: the ClusterProperty with the cluster id.
+		named := slices.Equal(r.ResourceNames, []string{"cluster.clusterset.k8s.io"}) &&
+			slices.Equal(r.APIGroups, []string{"about.k8s.io"}) && slices.Equal(r.Resources, []string{"clusterproperties"})
+		if (len(r.ResourceNames) > 0 && !named) || len(r.NonResourceURLs) > 0 {
 			t.Errorf("unexpected rule %+v", r)
 		}
 		for _, g := range r.APIGroups {
@@ -110,6 +113,7 @@ func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 	sort.Strings(got)
 	want := []string{
 		"/namespaces:list", "/namespaces:watch", "/services:list", "/services:watch",
+		"about.k8s.io/clusterproperties:list", "about.k8s.io/clusterproperties:watch",
 		"discovery.k8s.io/endpointslices:list", "discovery.k8s.io/endpointslices:watch",
 		"multicluster.x-k8s.io/serviceimports:list", "multicluster.x-k8s.io/serviceimports:watch",
 	}

@@ -39,6 +39,8 @@ type Import struct {
 	IPs             []string
 	Families        []corev1.IPFamily
 	Ports           []Port
+	// TrafficDistribution is spec.trafficDistribution; "" leaves it out.
+	TrafficDistribution string
 }
 
 // V1beta1 is the ServiceImport as a multicluster.x-k8s.io/v1beta1 object.
@@ -49,6 +51,9 @@ func (i Import) V1beta1() *mcsv1beta1.ServiceImport {
 	}
 	if i.Headless {
 		si.Spec.Type = mcsv1beta1.Headless
+	}
+	if i.TrafficDistribution != "" {
+		si.Spec.TrafficDistribution = &i.TrafficDistribution
 	}
 	for _, p := range i.Ports {
 		si.Spec.Ports = append(si.Spec.Ports, mcsv1beta1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port})
@@ -64,6 +69,9 @@ func (i Import) V1alpha1() *mcsv1alpha1.ServiceImport {
 	}
 	if i.Headless {
 		si.Spec.Type = mcsv1alpha1.Headless
+	}
+	if i.TrafficDistribution != "" {
+		si.Spec.TrafficDistribution = &i.TrafficDistribution
 	}
 	for _, p := range i.Ports {
 		si.Spec.Ports = append(si.Spec.Ports, mcsv1alpha1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port})

@@ -1,0 +1,141 @@
+package multicluster
+
+import (
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/transfer"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// NOTIFY (RFC 1996): when the serial moves, the secondaries the transfer plugin sends
+// to ("transfer { to ADDR }") are told, so they transfer the zone within seconds
+// instead of at the SOA refresh. One goroutine does it, never the query path nor the
+// rebuild: it wakes when the serial moves, waits notifyDelay so that a burst of
+// changes (a rollout, a relist) ends in one NOTIFY per zone, then sends once the
+// serial covers every change so far. Changes that arrive while it waits are covered by
+// that NOTIFY: a secondary reads the current SOA.
+
+// notifyDelay is the coalescing interval: the longest a secondary waits for news.
+const notifyDelay = 250 * time.Millisecond
+
+// signalMoved records that the serial moved; it never blocks.
+func (x *index) signalMoved() {
+	select {
+	case x.moved <- struct{}{}:
+	default:
+	}
+}
+
+// notifier sends NOTIFY for zones when the index's serial moves.
+type notifier struct {
+	zones []string
+	moved <-chan struct{}
+	// send notifies the secondaries of one zone (transfer.Transfer.Notify).
+	send func(zone string) error
+	// ready reports whether a transfer would be served: until the watches synced, a
+	// secondary would be refused, so NOTIFY waits.
+	ready func() bool
+	delay time.Duration
+	// serial is the zone's serial: a NOTIFY goes out once it versions every change
+	// made before it (nil in tests that do not look at serials).
+	serial *zoneSerial
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func (n *notifier) run() {
+	defer close(n.done)
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.moved:
+		}
+		// Coalesce: wait, then take in whatever moved the serial meanwhile.
+		for first := true; first || !n.ready(); first = false {
+			select {
+			case <-n.stop:
+				return
+			case <-time.After(n.delay):
+			}
+		}
+		select {
+		case <-n.moved:
+		default:
+		}
+		if !n.versioned() {
+			return
+		}
+		for _, z := range n.zones {
+			if err := n.send(z); err != nil {
+				notifies.WithLabelValues("failed").Inc()
+				log.Warningf("NOTIFY for %s: %v", z, err)
+				continue
+			}
+			notifies.WithLabelValues("sent").Inc()
+		}
+	}
+}
+
+// versioned waits until the serial versions every change made so far, and reports
+// false when the notifier stops meanwhile. The serial names the second of a change and
+// never runs ahead of the clock (serial.go): a change made within the second the serial
+// already names moves it only the next second. Notifying before that, the secondary's
+// SOA query would find the serial it holds and transfer nothing.
+func (n *notifier) versioned() bool {
+	if n.serial == nil {
+		return true
+	}
+	for {
+		s := n.serial.observe()
+		if !n.serial.pending() {
+			return true
+		}
+		next := time.Until(time.Unix(int64(s)+1, 0)) + 10*time.Millisecond
+		select {
+		case <-n.stop:
+			return false
+		case <-time.After(max(next, 10*time.Millisecond)):
+		}
+	}
+}
+
+// startNotifier starts sending NOTIFY through the transfer plugin of this server
+// block, h (nil when the block has none: nothing to do).
+func (m *MultiCluster) startNotifier(h plugin.Handler) {
+	t, ok := h.(*transfer.Transfer)
+	if !ok || t == nil {
+		return
+	}
+	m.notifier = &notifier{
+		zones:  m.Zones,
+		moved:  m.index.moved,
+		send:   t.Notify,
+		ready:  m.synced,
+		delay:  notifyDelay,
+		serial: m.index.serial,
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go m.notifier.run()
+}
+
+// stopNotifier stops the NOTIFY goroutine and waits for it.
+func (m *MultiCluster) stopNotifier() {
+	if m.notifier == nil {
+		return
+	}
+	close(m.notifier.stop)
+	<-m.notifier.done
+	m.notifier = nil
+}
+
+var notifies = promauto.NewCounterVec(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "notifies_total",
+	Help:      "NOTIFY rounds for a zone to the transfer plugin's secondaries, by result (sent, failed).",
+}, []string{"result"})

@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/mcs-dns/multicluster/test/controlplane"
+)
+
+// TestPTR runs the kubernetes plugin and multicluster with reverse zones in one server
+// block, in the documented order: kubernetes answers cluster.local PTRs first and
+// falls through for the addresses it does not have.
+func TestPTR(t *testing.T) {
+	s := need(t)
+	ctx := context.Background()
+	c := s.clients
+	ns := "ptr"
+	mustNamespace(t, c, ns)
+	ports, err := freePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// full: kubernetes answers every reverse zone. cidr: kubernetes answers the service
+	// CIDR's reverse zone only, as the README advises for headless endpoint PTRs.
+	full, p := ports[0], ports[1]
+	corefile := fmt.Sprintf(`.:%[1]d {
+    bind 127.0.0.1
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig %[3]s
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    multicluster clusterset.local in-addr.arpa ip6.arpa {
+        kubeconfig %[3]s
+    }
+}
+.:%[2]d {
+    bind 127.0.0.1
+    kubernetes cluster.local %[4]s {
+        kubeconfig %[3]s
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    multicluster clusterset.local in-addr.arpa ip6.arpa {
+        kubeconfig %[3]s
+    }
+}
+`, full, p, s.kubeconfig, controlplane.ServiceClusterIPRange)
+	dnsd, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: t.TempDir(), Port: full, Corefile: corefile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dnsd.Kill() })
+	dumpLogOnFailure(t, dnsd)
+
+	// A local Service, and a ServiceImport that (wrongly) claims its ClusterIP.
+	local := mustLocalService(t, c, ns, "local")
+	vip := local.Spec.ClusterIP
+	if vip == "" {
+		t.Fatal("the local Service got no ClusterIP")
+	}
+	pg := []Port{TCP("pg", 5432)}
+	web := Import{Namespace: ns, Name: "web", IPs: []string{"10.62.0.1"}, Ports: []Port{TCP("http", 80)}}
+	mustImport(t, c, web, false)
+	mustImport(t, c, Import{Namespace: ns, Name: "clash", IPs: []string{vip}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, c, Import{Namespace: ns, Name: "db", Headless: true, Ports: pg}, false)
+	mustSlice(t, c, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
+		Endpoints: []Endpoint{Ready("db-0", "10.62.1.1"), Ready("x", "10.62.1.9"), NotReady("db-2", "10.62.1.3")}})
+	mustSlice(t, c, Slice{Namespace: ns, Name: "db-west", Service: "db", Cluster: "west", Ports: pg,
+		Endpoints: []Endpoint{Ready("db-0", "10.62.1.2"), Ready("y", "10.62.1.9"), Ready("", "10.62.1.4")}})
+	mustSlice(t, c, Slice{Namespace: ns, Name: "db-east-v6", Service: "db", Cluster: "east", AddressType: "IPv6", Ports: pg,
+		Endpoints: []Endpoint{Ready("db-1", "fd00:62::1")}})
+
+	rev := func(addr string) string {
+		r, err := dns.ReverseAddr(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ptr := func(names ...string) want {
+		w := want{}
+		for _, n := range names {
+			w.answer = append(w.answer, "PTR "+n)
+		}
+		return w
+	}
+	eventually(t, p, rev("10.62.0.1"), "PTR", ptr(fq("", "web", ns)), freshness)
+	// With kubernetes on every reverse zone, VIPs and unknown addresses reach this
+	// plugin and the local Service's PTR wins. (Imported EndpointSlices' addresses do
+	// not: the kubernetes plugin indexes every EndpointSlice and claims them; see the
+	// README.)
+	for _, r := range []row{
+		{rev("10.62.0.1"), "PTR", ptr(fq("", "web", ns))},
+		{rev(vip), "PTR", want{answer: []string{"PTR local." + ns + ".svc.cluster.local."}, foreign: true}},
+		{rev("10.62.9.9"), "PTR", want{rcode: "NXDOMAIN"}},
+	} {
+		expect(t, full, r.name, r.qtype, r.want)
+	}
+	for _, r := range []row{
+		// The local Service's PTR wins over the import that claims its address.
+		{rev(vip), "PTR", want{answer: []string{"PTR local." + ns + ".svc.cluster.local."}, foreign: true}},
+		// Per-endpoint names, with the cluster id; IPv6 too.
+		{rev("10.62.1.1"), "PTR", ptr(fq("db-0.east", "db", ns))},
+		{rev("10.62.1.2"), "PTR", ptr(fq("db-0.west", "db", ns))},
+		{rev("10.62.1.4"), "PTR", ptr(fq("10-62-1-4.west", "db", ns))},
+		{rev("fd00:62::1"), "PTR", ptr(fq("db-1.east", "db", ns))},
+		// An address two names share answers both.
+		{rev("10.62.1.9"), "PTR", ptr(fq("x.east", "db", ns), fq("y.west", "db", ns))},
+		// Not ready, unknown: no name.
+		{rev("10.62.1.3"), "PTR", want{rcode: "NXDOMAIN"}},
+		{rev("10.62.9.9"), "PTR", want{rcode: "NXDOMAIN"}},
+	} {
+		expect(t, p, r.name, r.qtype, r.want)
+	}
+
+	// Built on update: a new VIP answers, the old one no longer does.
+	web.IPs = []string{"10.62.0.2"}
+	if err := c.UpdateImport(ctx, web, false); err != nil {
+		t.Fatal(err)
+	}
+	took := eventually(t, p, rev("10.62.0.2"), "PTR", ptr(fq("", "web", ns)), freshness)
+	t.Logf("changed VIP's PTR seen after %s", took)
+	expect(t, p, rev("10.62.0.1"), "PTR", want{rcode: "NXDOMAIN"})
+}
