@@ -454,7 +454,6 @@ func TestCiliumImports(t *testing.T) {
 	})
 }
 
-
 // TestControllerVIPsFromSlices: with the option the controller reads imports through
 // it and rebuilds a ClusterSetIP service when one of its slices changes.
 func TestControllerVIPsFromSlices(t *testing.T) {
