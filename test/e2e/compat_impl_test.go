@@ -116,7 +116,8 @@ func TestCompatLighthouse(t *testing.T) {
 	expectRows(t, p, []row{
 		// R2 without ips: NODATA by default (vips_from_slices serves the slices' VIPs).
 		{fq("", "web", ns), "A", want{}},
-		{fq("_http._tcp", "web", ns), "SRV", want{answer: []string{srvData(80, fq("", "web", ns))}}},
+		// ... and no SRV records, whose target would have no address.
+		{fq("_http._tcp", "web", ns), "SRV", want{rcode: "NXDOMAIN"}},
 		// R5-R8 for a headless import with ports: []: SRV ports come from the slices.
 		{fq("", "db", ns), "A", want{answer: []string{"A 10.20.30.10", "A 10.20.30.11"}}},
 		{fq("db-1.west", "db", ns), "A", want{answer: []string{"A 10.20.30.11"}}},

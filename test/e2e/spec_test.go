@@ -249,7 +249,8 @@ func TestSpec(t *testing.T) {
 		}
 		expectRows(t, s.port, []row{
 			{Zone, "NS", want{answer: []string{"NS ns.dns.clusterset.local."}}},
-			{"ns.dns." + Zone, "A", nodata}, // the NS target is never NXDOMAIN
+			// The NS target answers the addresses CoreDNS is bound to (bind 127.0.0.1).
+			{"ns.dns." + Zone, "A", want{answer: []string{"A 127.0.0.1"}}},
 			{"ns.dns." + Zone, "AAAA", nodata},
 			{"dns." + Zone, "A", nodata},
 			{"ClusterSet.Local.", "SOA", want{answer: []string{"SOA ns.dns.clusterset.local. hostmaster.clusterset.local. 7200 1800 86400 5"}}},
