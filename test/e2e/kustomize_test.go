@@ -186,9 +186,11 @@ func TestKustomizeOverKubeadm(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := append(slices.Clone(stockRole.Rules), rbacv1.PolicyRule{
-			APIGroups: []string{"multicluster.x-k8s.io"}, Resources: []string{"serviceimports"}, Verbs: []string{"list", "watch"}})
+			APIGroups: []string{"multicluster.x-k8s.io"}, Resources: []string{"serviceimports"}, Verbs: []string{"list", "watch"}},
+			rbacv1.PolicyRule{APIGroups: []string{"about.k8s.io"}, Resources: []string{"clusterproperties"},
+				ResourceNames: []string{"cluster.clusterset.k8s.io"}, Verbs: []string{"list", "watch"}})
 		if fmt.Sprint(role.Rules) != fmt.Sprint(want) {
-			t.Errorf("patched ClusterRole rules\n %v\nwant kubeadm's plus serviceimports list/watch\n %v", role.Rules, want)
+			t.Errorf("patched ClusterRole rules\n %v\nwant kubeadm's plus serviceimports and the ClusterProperty list/watch\n %v", role.Rules, want)
 		}
 	}
 	for _, kind := range []string{"ServiceAccount", "ClusterRoleBinding", "Service"} {
