@@ -225,13 +225,7 @@ func TestPrefersClose(t *testing.T) {
 // rebuilds every service.
 func TestClusterPropertyWatch(t *testing.T) {
 	f := newFakeCluster("v1beta1")
-	fd := f.kube.Discovery().(*fakediscovery.FakeDiscovery)
-	fd.Resources = append(fd.Resources, &metav1.APIResourceList{
-		GroupVersion: clusterPropertyGroup + "/v1alpha1",
-		APIResources: []metav1.APIResource{{Name: "clusterproperties", Kind: "ClusterProperty"}},
-	})
-	gvr := schema.GroupVersionResource{Group: clusterPropertyGroup, Version: "v1alpha1", Resource: "clusterproperties"}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "ClusterPropertyList"})
+	dyn, gvr := serveClusterProperty(f, "v1alpha1")
 
 	m := New([]string{"clusterset.local."})
 	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
@@ -375,13 +369,7 @@ func BenchmarkLocality(b *testing.B) {
 // rest of the plugin unaffected.
 func TestClusterPropertyForbidden(t *testing.T) {
 	f := newFakeCluster("v1beta1")
-	fd := f.kube.Discovery().(*fakediscovery.FakeDiscovery)
-	fd.Resources = append(fd.Resources, &metav1.APIResourceList{
-		GroupVersion: clusterPropertyGroup + "/v1beta1",
-		APIResources: []metav1.APIResource{{Name: "clusterproperties", Kind: "ClusterProperty"}},
-	})
-	gvr := schema.GroupVersionResource{Group: clusterPropertyGroup, Version: "v1beta1", Resource: "clusterproperties"}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "ClusterPropertyList"})
+	dyn, gvr := serveClusterProperty(f, "v1beta1")
 	dyn.PrependReactor("*", "clusterproperties", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(gvr.GroupResource(), clusterPropertyName, errors.New("no RBAC"))
 	})
@@ -410,4 +398,16 @@ func TestClusterPropertyForbidden(t *testing.T) {
 	if m.loc.cluster() != "" {
 		t.Errorf("local cluster %q without access to the ClusterProperty", m.loc.cluster())
 	}
+}
+
+// serveClusterProperty makes the fake cluster serve the ClusterProperty CRD at version
+// and returns a fake dynamic client for it.
+func serveClusterProperty(f *fakeCluster, version string) (*dynamicfake.FakeDynamicClient, schema.GroupVersionResource) {
+	fd := f.kube.Discovery().(*fakediscovery.FakeDiscovery)
+	fd.Resources = append(fd.Resources, &metav1.APIResourceList{
+		GroupVersion: clusterPropertyGroup + "/" + version,
+		APIResources: []metav1.APIResource{{Name: "clusterproperties", Kind: "ClusterProperty"}},
+	})
+	gvr := schema.GroupVersionResource{Group: clusterPropertyGroup, Version: version, Resource: "clusterproperties"}
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "ClusterPropertyList"}), gvr
 }
