@@ -48,10 +48,10 @@ e2e: tools coredns
 # kube-apiserver under .demo/, loads a sample ClusterSet, starts bin/coredns on
 # 127.0.0.1:1053 (another port if taken), digs the sample names and leaves it all
 # running. `make demo-down` stops it and removes .demo/.
-# The first run on a fresh 2-core machine compiles kube-apiserver and CoreDNS: 10 to 20
+# The first run on a fresh 2-core machine compiles kube-apiserver and CoreDNS: about 17
 # minutes (README "Quick start"), more when other builds share the cores; both builds
 # print packages compiled / total and the time left. Later runs: seconds.
-FIRST_RUN := the first run on a fresh 2-core machine takes 10 to 20 minutes, nearly all of it compiling kube-apiserver and CoreDNS (progress below); later runs take seconds
+FIRST_RUN := the first run on a fresh 2-core machine takes about 17 minutes (measured: README "Quick start"), nearly all of it compiling kube-apiserver and CoreDNS (progress below); later runs take seconds
 demo:
 	@echo "==> make demo: $(FIRST_RUN)"
 	./hack/ensure-tools.sh
@@ -76,7 +76,7 @@ bench: bench-banner tools coredns
 	./.cache/bench/mcsbench -update BENCHMARKS.md $(BENCH_FLAGS)
 
 bench-banner:
-	@echo "==> make bench: about 17 minutes of benchmarks; the first run on a fresh machine compiles kube-apiserver and CoreDNS first (10 to 20 minutes)"
+	@echo "==> make bench: about 17 minutes of benchmarks; the first run on a fresh machine compiles kube-apiserver, etcd and CoreDNS first (about 15 minutes)"
 
 # Short fuzzing run over query names and types (the seed corpus also runs in `make unit`).
 fuzz:

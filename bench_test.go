@@ -110,34 +110,49 @@ func BenchmarkUpdate(b *testing.B) {
 	}
 }
 
-// BenchmarkMemoryPerEndpoint reports the heap the plugin holds per endpoint (trimmed
-// objects plus records) for 5,000 headless services with 20 endpoints each over 5
-// clusters: 100,000 endpoints.
+// BenchmarkMemoryPerEndpoint reports the heap the plugin holds per endpoint (records,
+// with the strings they share with the trimmed objects) for headless services exported
+// by several clusters, one EndpointSlice per cluster and service:
+//   - 100k: 5,000 services x 5 clusters x 4 endpoints;
+//   - 1M: 5,000 services x 200 clusters x 1 endpoint (the largest ClusterMesh shape
+//     reported: 200 clusters).
 func BenchmarkMemoryPerEndpoint(b *testing.B) {
-	var objs []any
-	for i := range 5000 {
-		name := fmt.Sprintf("svc%d", i)
-		objs = append(objs, headlessImport("ns", name, families(v4), sp("http", tcp, 80)))
-		for c := range 5 {
-			eps := make([]ep, 0, 4)
-			for e := range 4 {
-				eps = append(eps, ready(fmt.Sprintf("pod-%d", e), fmt.Sprintf("10.%d.%d.%d", c, i/200, i%200+e)))
+	for _, size := range []struct {
+		name                         string
+		services, clusters, perSlice int
+	}{
+		{"100k", 5000, 5, 4},
+		{"1M", 5000, 200, 1},
+	} {
+		b.Run(size.name, func(b *testing.B) {
+			var objs []any
+			for i := range size.services {
+				name := fmt.Sprintf("svc%d", i)
+				objs = append(objs, headlessImport("ns", name, families(v4), sp("http", tcp, 80)))
+				for c := range size.clusters {
+					eps := make([]ep, 0, size.perSlice)
+					for e := range size.perSlice {
+						n := (i*size.clusters+c)*size.perSlice + e
+						eps = append(eps, ready(fmt.Sprintf("pod-%d", e), fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)))
+					}
+					objs = append(objs, slice("ns", fmt.Sprintf("%s-c%d", name, c), name, fmt.Sprintf("cluster%d", c),
+						discovery.AddressTypeIPv4, []epPort{{"http", tcp, 8080}}, eps...))
+				}
 			}
-			objs = append(objs, slice("ns", fmt.Sprintf("%s-c%d", name, c), name, fmt.Sprintf("cluster%d", c),
-				discovery.AddressTypeIPv4, []epPort{{"http", tcp, 8080}}, eps...))
-		}
+			endpoints := size.services * size.clusters * size.perSlice
+			var perEndpoint float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				m := syncedPlugin()
+				load(b, m, objs...)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perEndpoint = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(endpoints)
+				runtime.KeepAlive(m)
+			}
+			b.ReportMetric(perEndpoint, "heapB/endpoint")
+		})
 	}
-	var perEndpoint float64
-	for b.Loop() {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		m := syncedPlugin()
-		load(b, m, objs...)
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		perEndpoint = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / 100000
-		runtime.KeepAlive(m)
-	}
-	b.ReportMetric(perEndpoint, "heapB/endpoint")
 }
