@@ -50,10 +50,13 @@ type options struct {
 
 var allPhases = []string{"throughput", "freshness", "scale", "micro"}
 
+// optionalPhases run only when named in -phases.
+var optionalPhases = []string{"replicas"}
+
 func main() {
 	var o options
 	var phases, points, sets string
-	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "phases to run, in this order: "+strings.Join(allPhases, ","))
+	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "phases to run, in this order: "+strings.Join(allPhases, ",")+" (also: "+strings.Join(optionalPhases, ",")+")")
 	flag.DurationVar(&o.Duration, "duration", 8*time.Second, "length of one dnsperf run")
 	flag.IntVar(&o.Runs, "runs", 3, "alternating runs per query set and contender (the median is reported)")
 	flag.IntVar(&o.Clients, "clients", 4, "dnsperf -c")
@@ -75,8 +78,8 @@ func main() {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
 		}
-		if !slices.Contains(allPhases, p) {
-			log.Fatalf("unknown phase %q (have %s)", p, strings.Join(allPhases, ","))
+		if !slices.Contains(allPhases, p) && !slices.Contains(optionalPhases, p) {
+			log.Fatalf("unknown phase %q (have %s)", p, strings.Join(append(slices.Clone(allPhases), optionalPhases...), ","))
 		}
 		o.Phases = append(o.Phases, p)
 	}
@@ -140,6 +143,9 @@ func run(ctx context.Context, o options) error {
 		case "micro":
 			b.stopAll()
 			err = b.micro(ctx)
+		case "replicas":
+			b.stopAll()
+			err = b.replicas(ctx)
 		}
 		b.res.PhaseSeconds = append(b.res.PhaseSeconds, phaseTime{p, time.Since(start).Seconds()})
 		if err != nil {

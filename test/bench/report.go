@@ -392,6 +392,10 @@ func (b *bench) report() string {
 		}
 	}
 
+	if len(r.Replicas) > 0 {
+		p("%s", replicaReport(r.Replicas))
+	}
+
 	if len(r.Freshness) > 0 {
 		p("### Freshness\n\n")
 		p("Time from sending an API write to the first answer with the new data, polling every %s; even changes move a ServiceImport's VIP, odd ones an EndpointSlice's address. Meanwhile dnsperf sends the mixed set at %d QPS (half of (c)'s median mixed QPS) to the same server", pollEvery, r.FreshQPS)

@@ -11,21 +11,22 @@ import (
 
 // results is everything a run measured; results.json holds it and the report renders it.
 type results struct {
-	Options      options       `json:"options"`
-	Machine      machine       `json:"machine"`
-	Started      time.Time     `json:"started"`
-	Finished     time.Time     `json:"finished"`
-	PhaseSeconds []phaseTime   `json:"phaseSeconds"`
-	LoadWaits    []loadWait    `json:"loadWaits"`
-	Checks       []checkResult `json:"checks"`
-	Throughput   []setResult   `json:"throughput"`
-	Profiles     []profile     `json:"profiles"`
-	Freshness    []freshness   `json:"freshness"`
-	FreshQPS     int           `json:"freshQPS"`
-	Scale        []scalePoint  `json:"scale"`
-	BaselineRSS  int64         `json:"baselineRSS"`
-	Micro        []microResult `json:"micro"`
-	MicroCommand string        `json:"microCommand"`
+	Options      options        `json:"options"`
+	Machine      machine        `json:"machine"`
+	Started      time.Time      `json:"started"`
+	Finished     time.Time      `json:"finished"`
+	PhaseSeconds []phaseTime    `json:"phaseSeconds"`
+	LoadWaits    []loadWait     `json:"loadWaits"`
+	Checks       []checkResult  `json:"checks"`
+	Throughput   []setResult    `json:"throughput"`
+	Profiles     []profile      `json:"profiles"`
+	Freshness    []freshness    `json:"freshness"`
+	FreshQPS     int            `json:"freshQPS"`
+	Scale        []scalePoint   `json:"scale"`
+	Replicas     []replicaPoint `json:"replicas,omitempty"`
+	BaselineRSS  int64          `json:"baselineRSS"`
+	Micro        []microResult  `json:"micro"`
+	MicroCommand string         `json:"microCommand"`
 }
 
 type phaseTime struct {
