@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -46,33 +45,17 @@ type clusterIDWatch struct {
 	changed  func()
 	retryMax time.Duration
 
-	mu   sync.Mutex
-	last map[string]string // kind of the last logged problem per topic
+	problems problemLog
 }
 
-// problem logs err for topic once per kind of problem, until the kind changes or the
-// problem is cleared (err == nil). A missing CRD is normal (about-api is optional): an
-// info line; anything else is a warning. Locality is optional, so nothing here is an
-// error of the plugin.
+// problem logs a ClusterProperty problem once per kind: a missing CRD as information
+// (locality is optional), anything else as a warning.
 func (w *clusterIDWatch) problem(topic, kind string, err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	prev := w.last[topic]
-	switch {
-	case err == nil:
-		if prev != "" {
-			log.Infof("Recovered: %s", topic)
-		}
-		delete(w.last, topic)
-	case kind == prev:
-	case kind == "crd_missing":
-		log.Infof("%s", err)
-	default:
-		log.Warningf("%s", err)
+	logf := log.Warningf
+	if kind == "crd_missing" {
+		logf = log.Infof
 	}
-	if err != nil {
-		w.last[topic] = kind
-	}
+	w.problems.report(topic, kind, err, logf)
 }
 
 const clusterIDTopic = "ClusterProperty " + clusterPropertyName
@@ -145,21 +128,11 @@ func (w *clusterIDWatch) run(ctx context.Context) {
 
 // discover returns the newest served ClusterProperty version, or "" when none is.
 func (w *clusterIDWatch) discover() (string, error) {
-	for _, v := range clusterPropertyVersions {
-		list, err := w.disc.ServerResourcesForGroupVersion(clusterPropertyGroup + "/" + v)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("%s: cannot ask the API server which versions it serves: %w", clusterIDTopic, err)
-		}
-		for _, r := range list.APIResources {
-			if r.Name == "clusterproperties" {
-				return v, nil
-			}
-		}
+	v, err := servedVersion(w.disc, clusterPropertyGroup, clusterPropertyVersions, "clusterproperties")
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot ask the API server which versions it serves: %w", clusterIDTopic, err)
 	}
-	return "", nil
+	return v, nil
 }
 
 // apply reads the cluster id from a ClusterProperty.
@@ -200,7 +173,6 @@ func (c *controller) newClusterIDWatch(dyn dynamic.Interface) *clusterIDWatch {
 		loc:      c.loc,
 		changed:  func() { c.queue.Add(rebuildAll) },
 		retryMax: c.retryMax,
-		last:     map[string]string{},
 	}
 }
 

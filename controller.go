@@ -85,8 +85,7 @@ type controller struct {
 	// gauges are this instance's gauges; setting them is a no-op until set.
 	gauges gauges
 
-	logMu   sync.Mutex
-	lastLog map[string]string // kind of the last logged problem per topic, so each is logged once
+	problems problemLog
 
 	apiMu   sync.Mutex
 	failing map[string]bool // resources whose last list or watch call failed
@@ -110,7 +109,6 @@ func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *index,
 		queue:    workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[serviceKey]{Name: ""}),
 		settled:  make(chan struct{}),
 		changed:  map[serviceKey]time.Time{},
-		lastLog:  map[string]string{},
 		failing:  map[string]bool{},
 		skips:    newSkipLog(),
 	}
@@ -234,31 +232,17 @@ func (c *controller) run(ctx context.Context) {
 // discover finds the served ServiceImport version and checks that this identity may
 // list ServiceImports and EndpointSlices.
 func (c *controller) discover(ctx context.Context) error {
-	c.version = ""
-	for _, v := range importVersions {
-		list, err := c.kube.Discovery().ServerResourcesForGroupVersion(mcsGroup + "/" + v)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			c.setState(stateUnreachable)
-			return fmt.Errorf("cannot ask the API server which ServiceImport versions it serves: %w", err)
-		}
-		for _, r := range list.APIResources {
-			if r.Name == "serviceimports" {
-				c.version = v
-				break
-			}
-		}
-		if c.version != "" {
-			break
-		}
+	var err error
+	c.version, err = servedVersion(c.kube.Discovery(), mcsGroup, importVersions, resourceImports)
+	if err != nil {
+		c.setState(stateUnreachable)
+		return fmt.Errorf("cannot ask the API server which ServiceImport versions it serves: %w", err)
 	}
 	if c.version == "" {
 		c.setState(stateCRDMissing)
 		return fmt.Errorf("%w: answering SERVFAIL (or falling through) for this plugin's zones until it is", errCRDMissing)
 	}
-	err := c.checkAccess(ctx)
+	err = c.checkAccess(ctx)
 	switch {
 	case err == nil:
 		log.Infof("Watching ServiceImports %s/%s and EndpointSlices labelled %s", mcsGroup, c.version, labelServiceName)
@@ -459,21 +443,7 @@ func (c *controller) rebuild(k serviceKey) {
 	c.gauges.setTotals(totals)
 }
 
-// problem logs err for topic once per kind of problem, until the kind changes or the
-// problem is cleared (err == nil): retries with the same cause stay quiet.
+// problem logs err for topic once per kind of problem (see problemLog).
 func (c *controller) problem(topic, kind string, err error) {
-	c.logMu.Lock()
-	defer c.logMu.Unlock()
-	prev := c.lastLog[topic]
-	if err == nil {
-		if prev != "" {
-			log.Infof("Recovered: %s", topic)
-		}
-		delete(c.lastLog, topic)
-		return
-	}
-	if kind != prev {
-		log.Errorf("%s", err)
-		c.lastLog[topic] = kind
-	}
+	c.problems.report(topic, kind, err, log.Errorf)
 }

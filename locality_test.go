@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
@@ -227,14 +228,7 @@ func TestClusterPropertyWatch(t *testing.T) {
 	f := newFakeCluster("v1beta1")
 	dyn, gvr := serveClusterProperty(f, "v1alpha1")
 
-	m := New([]string{"clusterset.local."})
-	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
-	m.ctrl.retryMax = 50 * time.Millisecond
-	m.ctrl.loc = m.loc
-	m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)
-	m.ctrl.start()
-	t.Cleanup(m.ctrl.stop)
-	m.ctrl.waitSettled(5 * time.Second)
+	m := startPluginWithClusterProperty(t, f, dyn)
 
 	ctx := context.TODO()
 	if _, err := f.mcs.MulticlusterV1beta1().ServiceImports("shop").Create(ctx, prefer(headlessImport("shop", "db", nil), "PreferClose"), metav1.CreateOptions{}); err != nil {
@@ -291,14 +285,7 @@ func TestClusterPropertyWatch(t *testing.T) {
 func TestClusterPropertyCRDMissing(t *testing.T) {
 	f := newFakeCluster("v1beta1")
 	dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme())
-	m := New([]string{"clusterset.local."})
-	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
-	m.ctrl.retryMax = 50 * time.Millisecond
-	m.ctrl.loc = m.loc
-	m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)
-	m.ctrl.start()
-	t.Cleanup(m.ctrl.stop)
-	m.ctrl.waitSettled(5 * time.Second)
+	m := startPluginWithClusterProperty(t, f, dyn)
 	if !m.ctrl.synced() {
 		t.Fatal("a missing ClusterProperty CRD must not keep the plugin from syncing")
 	}
@@ -373,19 +360,10 @@ func TestClusterPropertyForbidden(t *testing.T) {
 	dyn.PrependReactor("*", "clusterproperties", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(gvr.GroupResource(), clusterPropertyName, errors.New("no RBAC"))
 	})
-	m := New([]string{"clusterset.local."})
-	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
-	m.ctrl.retryMax = 50 * time.Millisecond
-	m.ctrl.loc = m.loc
-	m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)
-	m.ctrl.start()
-	t.Cleanup(m.ctrl.stop)
-	m.ctrl.waitSettled(5 * time.Second)
+	m := startPluginWithClusterProperty(t, f, dyn)
 	w := m.ctrl.clusterID
 	eventually(t, "the forbidden watch to be reported", func() bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return w.last[clusterIDTopic+" watch"] == "forbidden"
+		return w.problems.current(clusterIDTopic+" watch") == "forbidden"
 	})
 	ctx := context.TODO()
 	if _, err := f.mcs.MulticlusterV1beta1().ServiceImports("shop").Create(ctx, prefer(headlessImport("shop", "db", nil), "PreferClose"), metav1.CreateOptions{}); err != nil {
@@ -410,4 +388,19 @@ func serveClusterProperty(f *fakeCluster, version string) (*dynamicfake.FakeDyna
 	})
 	gvr := schema.GroupVersionResource{Group: clusterPropertyGroup, Version: version, Resource: "clusterproperties"}
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "ClusterPropertyList"}), gvr
+}
+
+// startPluginWithClusterProperty runs a plugin whose local cluster comes from the
+// ClusterProperty that dyn serves, like OnStartup without cluster_id.
+func startPluginWithClusterProperty(t *testing.T, f *fakeCluster, dyn dynamic.Interface) *MultiCluster {
+	t.Helper()
+	m := New([]string{"clusterset.local."})
+	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
+	m.ctrl.retryMax = 50 * time.Millisecond
+	m.ctrl.loc = m.loc
+	m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)
+	m.ctrl.start()
+	t.Cleanup(m.ctrl.stop)
+	m.ctrl.waitSettled(5 * time.Second)
+	return m
 }
