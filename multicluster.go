@@ -132,18 +132,33 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 			localityAnswers.Inc()
 		}
 	default:
-		// RFC 2308 §2.1: the name does not exist.
-		if m.Fall.Through(qname) {
-			return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
-		}
-		if !m.synced() {
-			// Spec section 3: until the watches have synced an NXDOMAIN may be false.
-			return dns.RcodeServerFailure, nil
+		if done, rcode, err := m.missing(ctx, w, r, qname); done {
+			return rcode, err
 		}
 		msg.Rcode = dns.RcodeNameError
 	}
+	return m.reply(w, msg, z)
+}
+
+// missing handles a name that does not exist (RFC 2308 §2.1) before it is answered
+// NXDOMAIN: done is true when the next plugin answered it (fallthrough) or when it is
+// SERVFAIL because the watches have not synced (spec section 3: until then an NXDOMAIN
+// may be false).
+func (m *MultiCluster) missing(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, qname string) (done bool, rcode int, err error) {
+	if m.Fall.Through(qname) {
+		rcode, err = plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+		return true, rcode, err
+	}
+	if !m.synced() {
+		return true, dns.RcodeServerFailure, nil
+	}
+	return false, 0, nil
+}
+
+// reply writes msg, an answer of zone z: an empty answer (NXDOMAIN or NODATA) carries
+// the SOA, whose TTL bounds caching (RFC 2308 §3).
+func (m *MultiCluster) reply(w dns.ResponseWriter, msg *dns.Msg, z *zoneNames) (int, error) {
 	if len(msg.Answer) == 0 {
-		// RFC 2308 §3: NXDOMAIN and NODATA carry the SOA, whose TTL bounds caching.
 		msg.Ns = []dns.RR{m.soa(z, false)}
 	}
 	if err := w.WriteMsg(msg); err != nil {

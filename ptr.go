@@ -77,11 +77,8 @@ func (m *MultiCluster) servePTR(ctx context.Context, w dns.ResponseWriter, r *dn
 		owners = m.index.lookupPTR(addr.Unmap())
 	}
 	if len(owners) == 0 {
-		if m.Fall.Through(qname) {
-			return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
-		}
-		if !m.synced() {
-			return dns.RcodeServerFailure, nil
+		if done, rcode, err := m.missing(ctx, w, r, qname); done {
+			return rcode, err
 		}
 	}
 	msg := new(dns.Msg)
@@ -103,13 +100,7 @@ func (m *MultiCluster) servePTR(ctx context.Context, w dns.ResponseWriter, r *dn
 	if len(owners) == 0 {
 		msg.Rcode = dns.RcodeNameError
 	}
-	if len(msg.Answer) == 0 {
-		msg.Ns = []dns.RR{m.soa(&m.rev[ri], false)}
-	}
-	if err := w.WriteMsg(msg); err != nil {
-		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
-	}
-	return dns.RcodeSuccess, nil
+	return m.reply(w, msg, &m.rev[ri])
 }
 
 // ptrOwner is a name an address belongs to: the service name when name is "", else the
