@@ -128,8 +128,7 @@ func importFromV1beta1(si *mcsv1beta1.ServiceImport, o importOptions) *serviceIm
 	}
 	s := trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1beta1.Headless,
 		si.Spec.IPs, si.Spec.IPFamilies, ports)
-	s.classify(si.Labels, si.Annotations, clusters, o)
-	s.preferLocal = prefersClose(si.Spec.TrafficDistribution)
+	s.classify(si.Labels, si.Annotations, clusters, si.Spec.TrafficDistribution, o)
 	return s
 }
 
@@ -140,15 +139,16 @@ func importFromV1alpha1(si *mcsv1alpha1.ServiceImport, o importOptions) *service
 	}
 	s := trimImport(si.Namespace, si.Name, si.ResourceVersion, si.Spec.Type == mcsv1alpha1.Headless,
 		si.Spec.IPs, si.Spec.IPFamilies, si.Spec.Ports)
-	s.classify(si.Labels, si.Annotations, clusters, o)
-	s.preferLocal = prefersClose(si.Spec.TrafficDistribution)
+	s.classify(si.Labels, si.Annotations, clusters, si.Spec.TrafficDistribution, o)
 	return s
 }
 
 // classify decides what the import is to this plugin (compat.go): a service of the
-// ClusterSet, per-cluster bookkeeping, or a name DNS cannot carry.
-func (s *serviceImport) classify(labels, annotations map[string]string, clusters []string, o importOptions) {
+// ClusterSet, per-cluster bookkeeping, or a name DNS cannot carry, and how it is
+// answered (vips_from_slices, locality).
+func (s *serviceImport) classify(labels, annotations map[string]string, clusters []string, trafficDistribution *string, o importOptions) {
 	s.clusters = statusClusters(clusters)
+	s.preferLocal = prefersClose(trafficDistribution)
 	switch {
 	case isBookkeeping(labels, annotations):
 		// Not malformed, and there is one per exporting cluster and service: no log.
