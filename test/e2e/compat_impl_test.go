@@ -151,12 +151,7 @@ func TestCompatLighthouseVIPsFromSlices(t *testing.T) {
     }
 }
 `, port, s.kubeconfig)
-	dns, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: corefile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dns.Kill() })
-	dumpLogOnFailure(t, dns)
+	startTestCoreDNS(t, port, corefile)
 	ctx, c, ns := context.Background(), s.clients, "compat-lh-vips"
 	mustNamespace(t, c, ns)
 	http := []Port{TCP("http", 80)}

@@ -330,3 +330,16 @@ func withoutServerZone(series string) string {
 	}
 	return series[:open] + "{" + strings.Join(kept, ",") + "}"
 }
+
+// startTestCoreDNS starts bin/coredns with corefile, answering on port, for one test:
+// it is killed when the test ends and its log is shown if the test fails.
+func startTestCoreDNS(t *testing.T, port int, corefile string) *CoreDNS {
+	t.Helper()
+	c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: corefile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Kill() })
+	dumpLogOnFailure(t, c)
+	return c
+}

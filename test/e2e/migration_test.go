@@ -139,12 +139,7 @@ func TestMigrationFromInTree(t *testing.T) {
 // startWithReady starts bin/coredns with corefile and waits for its ready plugin.
 func startWithReady(t *testing.T, ctx context.Context, port, ready int, corefile string) int {
 	t.Helper()
-	c, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: corefile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Kill() })
-	dumpLogOnFailure(t, c)
+	startTestCoreDNS(t, port, corefile)
 	if err := waitReady(ctx, ready, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -46,12 +46,7 @@ func TestNodeLocalDNSCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	port, metrics := ports[0], ports[1]
-	local, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: nodeLocalCorefile(port, s.port, metrics)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = local.Kill() })
-	dumpLogOnFailure(t, local)
+	startTestCoreDNS(t, port, nodeLocalCorefile(port, s.port, metrics))
 
 	ns := "nodelocal"
 	mustNamespace(t, s.clients, ns)

@@ -102,12 +102,7 @@ func TestNotifyBINDSecondary(t *testing.T) {
 `, p, bind, prom, s.kubeconfig)
 	api := Import{Namespace: ns, Name: "api", IPs: []string{"10.63.0.1"}, Ports: []Port{TCP("http", 80)}}
 	mustImport(t, c, api, false)
-	dnsd, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: t.TempDir(), Port: p, Corefile: corefile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dnsd.Kill() })
-	dumpLogOnFailure(t, dnsd)
+	startTestCoreDNS(t, p, corefile)
 	eventually(t, p, fq("", "api", ns), "A", want{answer: []string{"A 10.63.0.1"}}, 10*time.Second)
 
 	// BIND loads the zone with a transfer when it starts.

@@ -47,12 +47,7 @@ func TestPTR(t *testing.T) {
     }
 }
 `, full, p, s.kubeconfig, controlplane.ServiceClusterIPRange)
-	dnsd, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: t.TempDir(), Port: full, Corefile: corefile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dnsd.Kill() })
-	dumpLogOnFailure(t, dnsd)
+	startTestCoreDNS(t, full, corefile)
 
 	// A local Service, and a ServiceImport that (wrongly) claims its ClusterIP.
 	local := mustLocalService(t, c, ns, "local")

@@ -53,18 +53,13 @@ func TestInitialListsAreStreamed(t *testing.T) {
 	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.98.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
 
 	listsBefore, streamedBefore := listRequests(t, s)
-	c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: fmt.Sprintf(`clusterset.local:%d {
+	startTestCoreDNS(t, port, fmt.Sprintf(`clusterset.local:%d {
     bind 127.0.0.1
     multicluster {
         kubeconfig %s
     }
 }
-`, port, s.kubeconfig)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	dumpLogOnFailure(t, c)
+`, port, s.kubeconfig))
 	eventually(t, port, fq("", "web", ns), "A", want{answer: []string{"A 10.98.0.1"}}, 10*time.Second)
 	expect(t, port, fq("", "nope", ns), "A", want{rcode: "NXDOMAIN"})
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -76,15 +75,7 @@ func TestSerialMonotonicAcrossRestart(t *testing.T) {
     }
 }
 `, port, s.kubeconfig)
-	start := func() *CoreDNS {
-		c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: corefile})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dumpLogOnFailure(t, c)
-		return c
-	}
-	c := start()
+	c := startTestCoreDNS(t, port, corefile)
 	ns := "restart"
 	mustNamespace(t, s.clients, ns)
 	// A burst of changes, each observed by an SOA query as a secondary polling (or
@@ -107,8 +98,7 @@ func TestSerialMonotonicAcrossRestart(t *testing.T) {
 		t.Logf("stop: %v", err)
 	}
 
-	c = start()
-	defer c.Stop()
+	startTestCoreDNS(t, port, corefile)
 	eventually(t, port, fq("", "s39", ns), "A", want{answer: []string{"A 10.97.0.40"}}, 10*time.Second)
 	after := serial(t, port)
 	if int32(after-served) < 0 {
@@ -136,12 +126,7 @@ func TestRootServerBlock(t *testing.T) {
     whoami
 }
 `, port, s.kubeconfig)
-	c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: corefile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	dumpLogOnFailure(t, c)
+	c := startTestCoreDNS(t, port, corefile)
 	ns := "rootblock"
 	mustNamespace(t, s.clients, ns)
 	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.97.1.1"}, Ports: []Port{TCP("http", 80)}}, false)
