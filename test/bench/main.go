@@ -3,7 +3,8 @@
 // multicluster option, all in bin/coredns against one real etcd + kube-apiserver:
 //
 //   - throughput and latency with dnsperf, per query set, in alternating runs;
-//   - scale: memory and time to ready with 1,000 and 10,000 ServiceImports;
+//   - scale: memory, time to ready, relists and API write to answer under churn, from
+//     1,000 to 100,000 ServiceImports and from 100,000 to 3 million endpoints;
 //   - freshness: API write to answer, under dnsperf load;
 //   - the root package's Go microbenchmarks.
 //
@@ -37,6 +38,13 @@ type options struct {
 	Changes     int           `json:"changes"`
 	FreshQPS    int           `json:"freshQPS"`
 	ScalePoints []int         `json:"scalePoints"`
+	// EndpointPoints are the endpoint counts of the "endpoints" scale series, Shape
+	// its services' shape.
+	EndpointPoints []int         `json:"endpointPoints"`
+	Shape          endpointShape `json:"endpointShape"`
+	// ChurnRate EndpointSlice updates a second for ChurnSecs at every scale point.
+	ChurnRate   int           `json:"churnRate"`
+	ChurnSecs   int           `json:"churnSeconds"`
 	ProfileSecs int           `json:"profileSeconds"`
 	MaxForeign  float64       `json:"maxForeignCPU"`
 	MaxWait     time.Duration `json:"maxWait"`
@@ -55,7 +63,7 @@ var optionalPhases = []string{"replicas"}
 
 func main() {
 	var o options
-	var phases, points, sets string
+	var phases, points, endpointPoints, sets string
 	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "phases to run, in this order: "+strings.Join(allPhases, ",")+" (also: "+strings.Join(optionalPhases, ",")+")")
 	flag.DurationVar(&o.Duration, "duration", 8*time.Second, "length of one dnsperf run")
 	flag.IntVar(&o.Runs, "runs", 3, "alternating runs per query set and contender (the median is reported)")
@@ -63,7 +71,13 @@ func main() {
 	flag.IntVar(&o.Outstanding, "outstanding", 64, "dnsperf -q")
 	flag.IntVar(&o.Changes, "changes", 200, "API writes per contender in the freshness benchmark")
 	flag.IntVar(&o.FreshQPS, "fresh-qps", 0, "load during the freshness benchmark (default: half of (c)'s median mixed QPS)")
-	flag.StringVar(&points, "scale", "1000,10000", "ServiceImport counts of the scale points (10 endpoints per import)")
+	flag.StringVar(&points, "scale", "1000,10000,100000", "ServiceImport counts of the scale points of the imports series (10 endpoints per import, 5 clusters); \"\" for none")
+	flag.StringVar(&endpointPoints, "scale-endpoints", "100000,1000000,3000000", "endpoint counts of the scale points of the endpoints series; \"\" for none")
+	flag.IntVar(&o.Shape.Clusters, "scale-clusters", 200, "endpoints series: clusters in the ClusterSet")
+	flag.IntVar(&o.Shape.PerService, "scale-clusters-per-service", 20, "endpoints series: clusters exporting each service")
+	flag.IntVar(&o.Shape.PerSlice, "scale-slice-endpoints", 50, "endpoints series: endpoints per EndpointSlice (one slice per cluster and service; at most 100, as controllers write them)")
+	flag.IntVar(&o.ChurnRate, "churn-rate", 100, "scale: EndpointSlice updates a second while measuring API write to answer at each point")
+	flag.IntVar(&o.ChurnSecs, "churn-seconds", 30, "scale: how long the churn lasts at each point (0: no churn)")
 	flag.IntVar(&o.ProfileSecs, "profile-seconds", 10, "length of the CPU profiles")
 	flag.Float64Var(&o.MaxForeign, "max-foreign-cpu", 0.3, "wait before measuring while other processes use more than this many cores")
 	flag.DurationVar(&o.MaxWait, "max-wait", 10*time.Minute, "longest wait for a quiet machine before measuring anyway")
@@ -83,14 +97,11 @@ func main() {
 		}
 		o.Phases = append(o.Phases, p)
 	}
-	for _, p := range strings.Split(points, ",") {
-		var n int
-		if _, err := fmt.Sscan(strings.TrimSpace(p), &n); err != nil || n < 10 {
-			log.Fatalf("bad scale point %q", p)
-		}
-		o.ScalePoints = append(o.ScalePoints, n)
+	o.ScalePoints = parsePoints(points, 10)
+	o.EndpointPoints = parsePoints(endpointPoints, 1)
+	if o.Shape.PerSlice < 1 || o.Shape.PerSlice > 100 || o.Shape.PerService < 1 || o.Shape.PerService > o.Shape.Clusters {
+		log.Fatalf("bad endpoints series shape %+v", o.Shape)
 	}
-	slices.Sort(o.ScalePoints)
 	for _, id := range strings.Split(sets, ",") {
 		if id = strings.TrimSpace(id); id != "" {
 			_ = setByID(id) // panics on unknown ids
@@ -103,6 +114,23 @@ func main() {
 	if err := run(ctx, o); err != nil {
 		log.Fatalf("bench: %v", err)
 	}
+}
+
+// parsePoints parses a comma-separated list of sizes, each at least least, sorted.
+func parsePoints(list string, least int) []int {
+	var out []int
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscan(p, &n); err != nil || n < least {
+			log.Fatalf("bad scale point %q", p)
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func run(ctx context.Context, o options) error {
@@ -157,16 +185,38 @@ func run(ctx context.Context, o options) error {
 	b.stopAll()
 	b.res.Finished = time.Now()
 	b.save()
+	return b.write(o.out, o.update)
+}
+
+// write renders the results as results.md (and the scale plot) into dir and, when
+// update names a markdown file, into its generated section (and the plot beside it).
+func (b *bench) write(dir, update string) error {
 	md := b.report()
-	if err := os.WriteFile(filepath.Join(o.out, "results.md"), []byte(md), 0o644); err != nil {
-		return err
-	}
-	log.Printf("wrote %s", filepath.Join(o.out, "results.md"))
-	if o.update != "" {
-		if err := updateMarkdown(o.update, md); err != nil {
+	if dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md), 0o644); err != nil {
 			return err
 		}
-		log.Printf("updated %s", o.update)
+		log.Printf("wrote %s", filepath.Join(dir, "results.md"))
+	}
+	var plotDirs []string
+	if dir != "" {
+		plotDirs = append(plotDirs, dir)
+	}
+	if update != "" {
+		if err := updateMarkdown(update, md); err != nil {
+			return err
+		}
+		log.Printf("updated %s", update)
+		plotDirs = append(plotDirs, filepath.Dir(update))
+	}
+	if len(b.res.Scale) > 0 {
+		svg := scalePlot(b.res.Scale)
+		for _, d := range plotDirs {
+			if err := os.WriteFile(filepath.Join(d, scalePlotFile), []byte(svg), 0o644); err != nil {
+				return err
+			}
+			log.Printf("wrote %s", filepath.Join(d, scalePlotFile))
+		}
 	}
 	return nil
 }
@@ -182,12 +232,11 @@ func render(o options) error {
 		return fmt.Errorf("%s: %w", o.from, err)
 	}
 	b.opts = b.res.Options
-	md := b.report()
 	if o.update == "" {
-		fmt.Print(md)
+		fmt.Print(b.report())
 		return nil
 	}
-	return updateMarkdown(o.update, md)
+	return b.write("", o.update)
 }
 
 // bench is the state of one benchmark run.

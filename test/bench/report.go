@@ -124,20 +124,8 @@ func (b *bench) goals() []goal {
 			}
 		}
 	}
-	if n := len(b.res.Scale); n > 0 {
-		pt := b.res.Scale[n-1]
-		bb, c := pt.result(inTree), pt.result(ours)
-		gs = append(gs, goal{fmt.Sprintf("RSS (c) ≤ (b) at %s", pt.label()),
-			fmt.Sprintf("%.0f MiB vs %.0f MiB (%s)", mib(c.Steady), mib(bb.Steady), fmtRatio(ratio(float64(c.Steady), float64(bb.Steady)))),
-			c.Steady <= bb.Steady})
-		worst, where := 0.0, ""
-		for _, p := range b.res.Scale {
-			c := p.result(ours)
-			if x := ratio(float64(c.RelistPeak), float64(c.Steady)); x > worst {
-				worst, where = x, p.label()
-			}
-		}
-		gs = append(gs, goal{"(c) relist peak ≤ 1.5× steady-state RSS", fmt.Sprintf("%s (%s)", fmtRatio(worst), where), worst <= 1.5})
+	if len(b.res.Scale) > 0 {
+		gs = append(gs, b.scaleGoals()...)
 	}
 	for _, f := range b.res.Freshness {
 		if f.Contender == ours {
@@ -155,7 +143,18 @@ func sortedCopy(v []float64) []float64 {
 }
 
 func (p scalePoint) label() string {
+	if p.Series == "endpoints" {
+		return fmt.Sprintf("%s endpoints / %s ServiceImports / %d clusters", thousands(p.Endpoints), thousands(p.Imports), p.Clusters)
+	}
 	return fmt.Sprintf("%s ServiceImports / %s endpoints", thousands(p.Imports), thousands(p.Endpoints))
+}
+
+// id names the point in file names.
+func (p scalePoint) id() string {
+	if p.Series == "endpoints" {
+		return fmt.Sprintf("endpoints-%d", p.Endpoints)
+	}
+	return fmt.Sprintf("imports-%d", p.Imports)
 }
 
 func (p scalePoint) result(c contender) scaleResult {
@@ -351,45 +350,7 @@ func (b *bench) report() string {
 	}
 
 	if len(r.Scale) > 0 {
-		p("### Scale\n\n")
-		p("Services exported by 2 of 5 clusters with 5 endpoints each (one EndpointSlice per cluster and service), one in five headless, over %d namespaces. CoreDNS unpinned, default GOMAXPROCS. Times from process start; RSS from /proc/PID/status. Once both servers are synced and idle: RSS; then two garbage collections 2 s apart (heap profiles with `gc=1`, the first giving the live heap; an idle Go program collects every two minutes anyway); then the steady RSS, once it has not moved by more than 1 MiB for 5 s (at least %s after the collections, at most a minute).\n\n", scaleNamespaces, o.Settle)
-		p("| ClusterSet | contender | /ready 200 | last service answers | RSS synced, before a GC | steady RSS | live heap | startup peak (VmHWM) | relist peak (VmHWM) | relist peak / steady | back to idle after restart |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		for _, pt := range r.Scale {
-			for _, c := range []contender{inTree, ours} {
-				x := pt.result(c)
-				ans := ""
-				if !x.AnswersAfter {
-					ans = " (no answer after!)"
-				}
-				p("| %s | %s | %.2f s | %.2f s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %s | %.1f s%s |\n",
-					pt.label(), c.label(), x.ReadySecs, x.AnswerSecs, mib(x.BeforeGC), mib(x.Steady), mib(x.HeapLive), mib(x.StartupPeak), mib(x.RelistPeak),
-					fmtRatio(ratio(float64(x.RelistPeak), float64(x.Steady))), x.ResyncSecs, ans)
-			}
-		}
-		p("\n")
-		if r.BaselineRSS > 0 {
-			p("- For reference, bin/coredns serving only `whoami` has an RSS of %.1f MiB: the binary with every standard plugin, before any data.\n", mib(r.BaselineRSS))
-		}
-		for _, pt := range r.Scale {
-			var req []string
-			for _, k := range sortedKeys(pt.Requests) {
-				req = append(req, fmt.Sprintf("%s %d", k, pt.Requests[k]))
-			}
-			p("- %s: %d EndpointSlices, created in %.0f s; API server restart took %.1f s; requests after it: %s; kube-apiserver RSS %.0f MiB, etcd %.0f MiB.\n",
-				pt.label(), pt.Slices, pt.CreateSecs, pt.RestartSecs, strings.Join(req, ", "), mib(pt.APIServerRSS), mib(pt.EtcdRSS))
-		}
-		p("\n")
-		last := r.Scale[len(r.Scale)-1]
-		for _, c := range []contender{inTree, ours} {
-			if x := last.result(c); x.HeapTop != "" {
-				p("<details><summary>In-use heap of %s at %s (after a forced GC)</summary>\n\n```\n%s```\n\n</details>\n\n", c.label(), last.label(), trimTop(x.HeapTop, 15))
-			}
-		}
-		for _, c := range []contender{inTree, ours} {
-			if x := last.result(c); x.RelistAllocTop != "" {
-				p("<details><summary>What %s allocated during the relist at %s (alloc_space, heap profile after minus before)</summary>\n\n```\n%s```\n\n</details>\n\n", c.label(), last.label(), trimTop(x.RelistAllocTop, 15))
-			}
-		}
+		p("%s", b.scaleReport())
 	}
 
 	if len(r.Replicas) > 0 {

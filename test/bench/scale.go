@@ -21,6 +21,10 @@ import (
 
 // scalePoint is one size of ClusterSet.
 type scalePoint struct {
+	// Series is the scaleSeries the point belongs to; Clusters how many clusters
+	// export its services.
+	Series       string  `json:"series"`
+	Clusters     int     `json:"clusters"`
 	Imports      int     `json:"imports"`
 	Headless     int     `json:"headless"`
 	Slices       int     `json:"slices"`
@@ -34,8 +38,10 @@ type scalePoint struct {
 	// Requests counts the API requests after the API server restart, by "resource
 	// VERB": a LIST of endpointslices and serviceimports there means the informers
 	// relisted.
-	Requests   map[string]int `json:"requestsAfterRestart"`
-	Contenders []scaleResult  `json:"contenders"`
+	Requests map[string]int `json:"requestsAfterRestart"`
+	// Churn is API-write→answer under a steady rate of EndpointSlice updates.
+	Churn      *churnRun     `json:"churn,omitempty"`
+	Contenders []scaleResult `json:"contenders"`
 }
 
 // scaleResult is one contender at one scale point.
@@ -87,27 +93,52 @@ func scaleService(i int) service {
 	return clusterSetIPService(ns, name, []string{vip}, v4Only, cl, 5, base, http80)
 }
 
-// scale creates the ClusterSet in steps (each point adds services) and measures both
-// API-backed contenders at every point.
+// scale measures both API-backed contenders at every point of each series; a series
+// grows one ClusterSet on its own control plane, adding services from point to point.
 func (b *bench) scale(ctx context.Context) error {
-	if err := b.startPlane(ctx, "plane-scale"); err != nil {
-		return err
-	}
 	b.res.Scale = nil
 	if err := b.baselineRSS(ctx); err != nil {
 		return err
 	}
-	created := 0
-	for _, n := range b.opts.ScalePoints {
-		pt := scalePoint{Imports: n, Namespaces: min(n, scaleNamespaces)}
-		var svcs []service
-		for i := created; i < n; i++ {
-			svcs = append(svcs, scaleService(i))
+	series := []scaleSeries{importSeries(b.opts.ScalePoints), endpointSeries(b.opts.EndpointPoints, b.opts.Shape)}
+	for _, sr := range series {
+		if len(sr.Points) == 0 {
+			continue
 		}
+		if err := b.scaleSeries(ctx, sr); err != nil {
+			return fmt.Errorf("%s series: %w", sr.Name, err)
+		}
+	}
+	return nil
+}
+
+func (b *bench) scaleSeries(ctx context.Context, sr scaleSeries) error {
+	if err := b.startPlane(ctx, "plane-scale-"+sr.Name); err != nil {
+		return err
+	}
+	defer b.stopPlane()
+	var all []service
+	for _, point := range sr.Points {
+		n := sr.services(point)
+		pt := scalePoint{Series: sr.Name, Clusters: 5, Imports: n, Namespaces: min(n, scaleNamespaces)}
+		if sr.Name == "endpoints" {
+			pt.Clusters = b.opts.Shape.Clusters
+		}
+		var svcs []service
+		for i := len(all); i < n; i++ {
+			svcs = append(svcs, sr.service(i))
+		}
+		if len(svcs) == 0 {
+			continue
+		}
+		all = append(all, svcs...)
 		start := time.Now()
+		if err := b.cl.namespaces(ctx, svcs); err != nil {
+			return err
+		}
 		// Everything but the last service in parallel, then the last one, whose answer
 		// tells that a server has seen everything.
-		if err := b.cl.create(ctx, svcs[:len(svcs)-1], 32); err != nil {
+		if err := b.cl.createAll(ctx, svcs[:len(svcs)-1], createWorkers); err != nil {
 			return err
 		}
 		last := svcs[len(svcs)-1]
@@ -115,9 +146,7 @@ func (b *bench) scale(ctx context.Context) error {
 			return err
 		}
 		pt.CreateSecs = time.Since(start).Seconds()
-		created = n
-		for i := range n {
-			s := scaleService(i)
+		for _, s := range all {
 			pt.Slices += len(s.slices)
 			pt.Endpoints += s.endpointCount()
 			if s.headless {
@@ -125,20 +154,19 @@ func (b *bench) scale(ctx context.Context) error {
 			}
 		}
 		pt.LastService = last.fqdn()
-		log.Printf("scale %d: created %d ServiceImports (%d headless), %d EndpointSlices, %d endpoints in %.1f s",
-			n, pt.Imports, pt.Headless, pt.Slices, pt.Endpoints, pt.CreateSecs)
-		b.waitQuiet(ctx, fmt.Sprintf("scale %d", n))
-		if err := b.measureScale(ctx, &pt, last); err != nil {
+		log.Printf("scale %s: created %d ServiceImports (%d headless), %d EndpointSlices, %d endpoints over %d clusters in %.1f s",
+			pt.label(), pt.Imports, pt.Headless, pt.Slices, pt.Endpoints, pt.Clusters, pt.CreateSecs)
+		b.waitQuiet(ctx, "scale "+pt.label())
+		if err := b.measureScale(ctx, &pt, last, all); err != nil {
 			return err
 		}
 		b.res.Scale = append(b.res.Scale, pt)
 		b.save()
 	}
-	b.stopPlane()
 	return nil
 }
 
-func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) error {
+func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service, svcs []service) error {
 	who := []contender{inTree, ours}
 	if len(b.res.Scale)%2 == 1 {
 		who = []contender{ours, inTree}
@@ -168,7 +196,7 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 
 	// Start one at a time (the other is idle), timing start → ready and → answer.
 	for i, c := range who {
-		s, err := startServer(ctx, serverOptions{bin: b.bin, dir: b.dir(fmt.Sprintf("scale-%d", pt.Imports), string(c)),
+		s, err := startServer(ctx, serverOptions{bin: b.bin, dir: b.dir("scale-"+pt.id(), string(c)),
 			corefile: corefileOptions{kind: c, port: ports[3*i], readyPort: ports[3*i+1], pprofPort: ports[3*i+2], kubeconfig: b.kubeconfig}})
 		if err != nil {
 			return err
@@ -177,13 +205,13 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 		b.servers[c] = s
 		r := &scaleResult{Contender: c}
 		res[c] = r
-		deadline := time.Now().Add(3 * time.Minute)
+		deadline := time.Now().Add(10 * time.Minute)
 		for r.ReadySecs == 0 || r.AnswerSecs == 0 {
 			if s.exited() {
 				return fmt.Errorf("%s exited: %s", c, s.logTail())
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%s: not ready/answering after 3 minutes (ready %.1f s, answer %.1f s)", c, r.ReadySecs, r.AnswerSecs)
+				return fmt.Errorf("%s: not ready/answering after 10 minutes (ready %.1f s, answer %.1f s)", c, r.ReadySecs, r.AnswerSecs)
 			}
 			if r.ReadySecs == 0 && s.ready() {
 				r.ReadySecs = time.Since(s.started).Seconds()
@@ -194,7 +222,7 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 			time.Sleep(10 * time.Millisecond)
 		}
 		log.Printf("  %-12s ready after %.2f s, answers the last service after %.2f s", c, r.ReadySecs, r.AnswerSecs)
-		if err := waitIdle(ctx, []int{s.pid}, 90*time.Second); err != nil {
+		if err := waitIdle(ctx, []int{s.pid}, 5*time.Minute); err != nil {
 			return fmt.Errorf("%s: %w", c, err)
 		}
 	}
@@ -209,7 +237,7 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 			return err
 		}
 		res[c].StartupPeak, res[c].BeforeGC = m.HWM, m.RSS
-		res[c].HeapTop = b.heapTop(ctx, servers[c], fmt.Sprintf("heap-%d-%s", pt.Imports, c))
+		res[c].HeapTop = b.heapTop(ctx, servers[c], fmt.Sprintf("heap-%s-%s", pt.id(), c))
 		res[c].HeapLive = heapTotal(res[c].HeapTop)
 	}
 	// A second collection: the runtime only returns pages freed before the previous
@@ -263,7 +291,7 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 	// Allocation profiles before and after the relist show what it allocates.
 	before := map[contender]string{}
 	for _, c := range who {
-		before[c] = b.path("profiles", fmt.Sprintf("relist-%d-%s-before.pb.gz", pt.Imports, c))
+		before[c] = b.path("profiles", fmt.Sprintf("relist-%s-%s-before.pb.gz", pt.id(), c))
 		if err := fetch(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", servers[c].opts.corefile.pprofPort), before[c]); err != nil {
 			return err
 		}
@@ -275,7 +303,7 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 	}
 	pt.RestartSecs = time.Since(start).Seconds()
 	time.Sleep(time.Second)
-	err = waitIdle(ctx, pids, 2*time.Minute)
+	err = waitIdle(ctx, pids, 10*time.Minute)
 	peaks := sampled()
 	if err != nil {
 		return fmt.Errorf("after the API server restart: %w", err)
@@ -293,9 +321,16 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service) 
 			c, mib(r.RelistPeak), mib(r.RelistSampled), mib(r.AfterRelist), r.AnswersAfter)
 	}
 	for _, c := range who {
-		res[c].RelistAllocTop = b.allocDiff(ctx, servers[c], before[c], fmt.Sprintf("relist-%d-%s", pt.Imports, c))
+		res[c].RelistAllocTop = b.allocDiff(ctx, servers[c], before[c], fmt.Sprintf("relist-%s-%s", pt.id(), c))
 	}
 	pt.Requests = b.apiRequests(ctx)
+	if b.opts.ChurnSecs > 0 {
+		run, err := b.churn(ctx, pt, svcs, servers)
+		if err != nil {
+			return err
+		}
+		pt.Churn = run
+	}
 	for _, c := range []contender{inTree, ours} {
 		pt.Contenders = append(pt.Contenders, *res[c])
 	}

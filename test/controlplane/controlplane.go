@@ -188,6 +188,9 @@ func (c *ControlPlane) etcdArgs() []string {
 		"--initial-cluster-state=new",
 		"--logger=zap",
 		"--log-level=warn",
+		// The benchmark's largest ClusterSets (hundreds of thousands of objects) need
+		// more than etcd's default 2 GiB backend quota.
+		"--quota-backend-bytes=8589934592",
 	}
 }
 
