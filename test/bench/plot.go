@@ -110,8 +110,12 @@ func (p plotPanel) draw(b *strings.Builder, x0, y0, pw, ph float64) {
 	}
 	xlo, xhi := logRange(xs)
 	ylo, yhi := logRange(ys)
-	px := func(v float64) float64 { return x0 + pw*(math.Log10(v)-math.Log10(xlo))/(math.Log10(xhi)-math.Log10(xlo)) }
-	py := func(v float64) float64 { return y0 + ph - ph*(math.Log10(v)-math.Log10(ylo))/(math.Log10(yhi)-math.Log10(ylo)) }
+	px := func(v float64) float64 {
+		return x0 + pw*(math.Log10(v)-math.Log10(xlo))/(math.Log10(xhi)-math.Log10(xlo))
+	}
+	py := func(v float64) float64 {
+		return y0 + ph - ph*(math.Log10(v)-math.Log10(ylo))/(math.Log10(yhi)-math.Log10(ylo))
+	}
 	fmt.Fprintf(b, `<text x="%.0f" y="%.0f" font-size="13" font-weight="bold">%s</text>`+"\n", x0, y0-12, p.title)
 	fmt.Fprintf(b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#888"/>`+"\n", x0, y0, pw, ph)
 	for v := xlo; v <= xhi*1.0001; v *= 10 {
