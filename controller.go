@@ -12,6 +12,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
@@ -58,12 +59,15 @@ var barrier = serviceKey{}
 // views of the stores at once, and bursts (relists) collapse into one rebuild per
 // service.
 type controller struct {
-	kube     kubernetes.Interface
-	mcs      mcsclient.Interface
-	index    *index
-	zoneLen  int
-	retryMax time.Duration
-	opts     importOptions // how ServiceImports are read (compat.go)
+	kube kubernetes.Interface
+	// sliceWatch, when set, is the REST client EndpointSlices are watched with
+	// (slicewatch.go); unit tests with fake clientsets leave it nil.
+	sliceWatch rest.Interface
+	mcs        mcsclient.Interface
+	index      *index
+	zoneLen    int
+	retryMax   time.Duration
+	opts       importOptions // how ServiceImports are read (compat.go)
 
 	queue   workqueue.TypedInterface[serviceKey]
 	imports cache.SharedIndexInformer

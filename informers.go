@@ -25,7 +25,8 @@ const (
 )
 
 // newInformers creates the EndpointSlice informer (only slices labelled with a
-// service name) and the ServiceImport informer for the served version.
+// service name; watched through the sparse decoder of slicewatch.go when the
+// controller has that client) and the ServiceImport informer for the served version.
 func (c *controller) newInformers() {
 	slices := c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
 	labelled := func(o metav1.ListOptions) metav1.ListOptions { o.LabelSelector = labelServiceName; return o }
@@ -34,6 +35,9 @@ func (c *controller) newInformers() {
 			return slices.List(ctx, labelled(o))
 		},
 		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			if c.sliceWatch != nil {
+				return watchSlices(ctx, c.sliceWatch, labelled(o))
+			}
 			return slices.Watch(ctx, labelled(o))
 		}), &discovery.EndpointSlice{}, 0, cache.Indexers{})
 

@@ -1,6 +1,9 @@
 package multicluster
 
 import (
+	"fmt"
+
+	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 )
@@ -22,13 +25,43 @@ func reusing(store cache.Store, trim cache.TransformFunc) cache.TransformFunc {
 		case *serviceImport, *endpointSlice, cache.DeletedFinalStateUnknown:
 			return trim(obj) // already trimmed (the reflector may transform twice)
 		}
-		if m, ok := obj.(metav1.Object); ok && m.GetResourceVersion() != "" {
-			if old, found, _ := store.GetByKey(m.GetNamespace() + "/" + m.GetName()); found {
-				if o, ok := old.(metav1.Object); ok && o.GetResourceVersion() == m.GetResourceVersion() {
-					return old, nil
-				}
+		if m, ok := obj.(metav1.Object); ok {
+			if old, found := storedVersion(store, m.GetNamespace(), m.GetName(), m.GetResourceVersion()); found {
+				return old, nil
 			}
+		}
+		if es, ok := obj.(*discovery.EndpointSlice); ok && isMetadataOnly(es) {
+			// Cannot happen while only the reflector changes the store; should it, the
+			// error makes the reflector list again, and the slice is then decoded whole.
+			return nil, fmt.Errorf("EndpointSlice %s/%s version %s was decoded as already stored, but is not", es.Namespace, es.Name, es.ResourceVersion)
 		}
 		return trim(obj)
 	}
+}
+
+// storedVersion returns the object the store holds for namespace/name if it has
+// resource version rv (never for an empty rv).
+func storedVersion(store cache.Store, namespace, name, rv string) (any, bool) {
+	if rv == "" {
+		return nil, false
+	}
+	old, found, _ := store.GetByKey(namespace + "/" + name)
+	if !found {
+		return nil, false
+	}
+	if o, ok := old.(metav1.Object); ok && o.GetResourceVersion() == rv {
+		return old, true
+	}
+	return nil, false
+}
+
+// knownSlice reports whether the EndpointSlice informer already holds this version of
+// a slice: the sparse decoder then decodes only its metadata (slicedecode.go), and
+// reusing hands the stored copy on.
+func (c *controller) knownSlice(namespace, name, rv string) bool {
+	if c == nil || c.slices == nil {
+		return false
+	}
+	_, found := storedVersion(c.slices.GetStore(), namespace, name, rv)
+	return found
 }

@@ -228,11 +228,14 @@ func (m *MultiCluster) setNSAddrs() {
 // onStartup connects to the API server and starts the watches, then waits at most
 // startup_timeout for them to sync so the first answers are complete.
 func (m *MultiCluster) onStartup() error {
-	kube, mcs, dyn, err := m.clients()
+	// The slice watch asks the controller, created next, which slice versions it
+	// holds; its first watch starts in m.ctrl.start.
+	kube, mcs, dyn, sliceWatch, err := m.clients(func(ns, name, rv string) bool { return m.ctrl.knownSlice(ns, name, rv) })
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
 	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
+	m.ctrl.sliceWatch = sliceWatch
 	m.ctrl.gauges = m.gauges
 	m.ctrl.opts = m.imports
 	m.ctrl.loc = m.loc
@@ -252,7 +255,7 @@ func (m *MultiCluster) onShutdown() error {
 }
 
 // clients builds the API clients from the kubeconfig, or the in-cluster config.
-func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, dynamic.Interface, error) {
+func (m *MultiCluster) clients(known knownVersion) (kubernetes.Interface, mcsclient.Interface, dynamic.Interface, rest.Interface, error) {
 	var (
 		cfg *rest.Config
 		err error
@@ -262,12 +265,12 @@ func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, dyn
 		overrides := &clientcmd.ConfigOverrides{CurrentContext: m.kubecontext}
 		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("kubeconfig %s: %w", m.kubeconfig, err)
+			return nil, nil, nil, nil, fmt.Errorf("kubeconfig %s: %w", m.kubeconfig, err)
 		}
 	} else {
 		cfg, err = rest.InClusterConfig()
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("no kubeconfig given and no in-cluster config: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("no kubeconfig given and no in-cluster config: %w", err)
 		}
 	}
 	cfg.UserAgent = "coredns-multicluster"
@@ -278,17 +281,21 @@ func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, dyn
 	kubeCfg.ContentType = "application/vnd.kubernetes.protobuf"
 	kube, err := kubernetes.NewForConfig(kubeCfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	mcs, err := mcsclient.NewForConfig(cfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return kube, mcs, dyn, nil
+	sliceWatch, err := newSliceWatchClient(kubeCfg, known)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return kube, mcs, dyn, sliceWatch, nil
 }
 
 // longestZone is the length of the longest zone, which bounds the names the

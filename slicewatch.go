@@ -1,0 +1,146 @@
+package multicluster
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	discovery "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+)
+
+// The EndpointSlice watch goes through a REST client of its own whose protobuf decoding
+// is the sparse one of slicedecode.go; everything else (retries, warnings, errors,
+// JSON) is client-go's. Lists (the fallback when the API server cannot stream a list)
+// still use the typed client.
+
+var sliceGVK = discovery.SchemeGroupVersion.WithKind("EndpointSlice")
+
+// newSliceWatchClient returns a discovery/v1 REST client for cfg that decodes
+// EndpointSlices sparsely, and only the metadata of those known already holds.
+func newSliceWatchClient(cfg *rest.Config, known knownVersion) (rest.Interface, error) {
+	c := rest.CopyConfig(cfg)
+	gv := discovery.SchemeGroupVersion
+	c.GroupVersion = &gv
+	c.APIPath = "/apis"
+	c.ContentType = runtime.ContentTypeProtobuf
+	c.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	c.NegotiatedSerializer = sparseSliceSerializer{scheme.Codecs.WithoutConversion(), known}
+	if c.UserAgent == "" {
+		c.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	return rest.RESTClientFor(c)
+}
+
+// watchSlices is the typed client's EndpointSlices().Watch over client.
+func watchSlices(ctx context.Context, client rest.Interface, o metav1.ListOptions) (watch.Interface, error) {
+	var timeout time.Duration
+	if o.TimeoutSeconds != nil {
+		timeout = time.Duration(*o.TimeoutSeconds) * time.Second
+	}
+	o.Watch = true
+	return client.Get().Resource("endpointslices").VersionedParams(&o, scheme.ParameterCodec).Timeout(timeout).Watch(ctx)
+}
+
+// sparseSliceSerializer is client-go's serializer with the protobuf decoders replaced:
+// objects by sliceDecoder, watch events by watchEventDecoder.
+type sparseSliceSerializer struct {
+	runtime.NegotiatedSerializer
+	known knownVersion
+}
+
+func (s sparseSliceSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
+	infos := slices.Clone(s.NegotiatedSerializer.SupportedMediaTypes())
+	for i, info := range infos {
+		if info.MediaType != runtime.ContentTypeProtobuf || info.StreamSerializer == nil {
+			continue
+		}
+		infos[i].Serializer = sliceDecoder{info.Serializer, s.known}
+		stream := *info.StreamSerializer
+		stream.Serializer = watchEventDecoder{stream.Serializer}
+		infos[i].StreamSerializer = &stream
+	}
+	return infos
+}
+
+func (s sparseSliceSerializer) DecoderToVersion(d runtime.Decoder, gv runtime.GroupVersioner) runtime.Decoder {
+	if sd, ok := d.(sliceDecoder); ok {
+		return sd // no conversion: the sparse object has no type meta to clear
+	}
+	return s.NegotiatedSerializer.DecoderToVersion(d, gv)
+}
+
+// sliceDecoder decodes protobuf EndpointSlices sparsely and anything else (a Status in
+// an ERROR event) with client-go's decoder.
+type sliceDecoder struct {
+	runtime.Serializer
+	known knownVersion
+}
+
+func (d sliceDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
+	kind, raw, ok := unwrapUnknown(data)
+	if !ok || kind != sliceGVK.Kind {
+		return d.Serializer.Decode(data, defaults, into)
+	}
+	es, err := decodeSparseSlice(raw, d.known)
+	if err != nil {
+		return nil, nil, err
+	}
+	gvk := sliceGVK
+	return es, &gvk, nil
+}
+
+// watchEventDecoder decodes a protobuf WatchEvent {type 1, object 2 {raw 1}} without
+// copying the object: its Raw aliases the stream's frame buffer, which client-go's
+// watch decoder decodes (with sliceDecoder) before it reads the next frame.
+type watchEventDecoder struct {
+	runtime.Serializer
+}
+
+func (d watchEventDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
+	ev, ok := into.(*metav1.WatchEvent)
+	if !ok {
+		return d.Serializer.Decode(data, defaults, into)
+	}
+	*ev = metav1.WatchEvent{}
+	r := wireReader{b: data}
+	for num, typ, val, _, more := r.next(); more; num, typ, val, _, more = r.next() {
+		if typ != wireLen {
+			continue
+		}
+		switch num {
+		case 1:
+			ev.Type = eventType(val)
+		case 2:
+			o := wireReader{b: val}
+			for onum, otyp, oval, _, omore := o.next(); omore; onum, otyp, oval, _, omore = o.next() {
+				if onum == 1 && otyp == wireLen {
+					ev.Object.Raw = oval
+				}
+			}
+			if o.err != nil {
+				return nil, nil, o.err
+			}
+		}
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	gvk := metav1.SchemeGroupVersion.WithKind("WatchEvent")
+	return ev, &gvk, nil
+}
+
+// eventType returns the watch event type without allocating for the known ones.
+func eventType(b []byte) string {
+	for _, t := range []watch.EventType{watch.Added, watch.Modified, watch.Deleted, watch.Bookmark, watch.Error} {
+		if string(b) == string(t) {
+			return string(t)
+		}
+	}
+	return string(b)
+}
