@@ -25,6 +25,7 @@ import (
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
 	"github.com/mcs-dns/multicluster/test/e2e"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 const (
@@ -63,7 +64,7 @@ func down(dir string) error {
 		fmt.Println("no demo running (no .demo/)")
 		return nil
 	}
-	if err := e2e.StopFromPIDFile(filepath.Join(dir, "coredns")); err != nil {
+	if err := harness.StopFromPIDFile(filepath.Join(dir, "coredns")); err != nil {
 		return fmt.Errorf("stopping CoreDNS: %w", err)
 	}
 	fmt.Println("==> CoreDNS stopped")
@@ -82,7 +83,7 @@ func up(root, dir string) error {
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := e2e.CoreDNSBinary(); err != nil {
+	if _, err := harness.CoreDNSBinary(); err != nil {
 		return err
 	}
 	if _, err := os.Stat(dir); err == nil {
@@ -100,7 +101,7 @@ func up(root, dir string) error {
 	ok := false
 	defer func() {
 		if !ok {
-			_ = e2e.StopFromPIDFile(filepath.Join(dir, "coredns"))
+			_ = harness.StopFromPIDFile(filepath.Join(dir, "coredns"))
 			_ = cp.Stop()
 		}
 	}()
@@ -124,20 +125,15 @@ func up(root, dir string) error {
 		return err
 	}
 
-	port := preferredPort
-	if !e2e.PortFree(port) {
-		if port, err = e2e.FreePort(); err != nil {
-			return err
-		}
+	// Ephemeral ports for ready and prometheus, and for DNS if the preferred one is taken.
+	ports, err := harness.FreePorts(3)
+	if err != nil {
+		return err
+	}
+	port, readyPort, metricsPort := preferredPort, ports[1], ports[2]
+	if !harness.PortFree(port) {
+		port = ports[0]
 		fmt.Printf("    port %d is taken: using %d\n", preferredPort, port)
-	}
-	readyPort, err := e2e.FreePort()
-	if err != nil {
-		return err
-	}
-	metricsPort, err := e2e.FreePort()
-	if err != nil {
-		return err
 	}
 	corefile := fmt.Sprintf(`# The demo's CoreDNS: multicluster for clusterset.local, zone transfers allowed.
 .:%d {
@@ -155,7 +151,8 @@ func up(root, dir string) error {
 `, port, readyPort, metricsPort, corednsKubeconfig)
 	fmt.Printf("==> starting bin/coredns (detached) on 127.0.0.1:%d\n", port)
 	cdStart := time.Now()
-	dns, err := e2e.StartCoreDNS(ctx, e2e.CoreDNSOptions{Dir: filepath.Join(dir, "coredns"), Port: port, Corefile: corefile, Detach: true})
+	dns, err := harness.Start(ctx, harness.Options{Dir: filepath.Join(dir, "coredns"), Port: port, Corefile: corefile,
+		Detach: true, Wait: 30 * time.Second})
 	if err != nil {
 		return err
 	}

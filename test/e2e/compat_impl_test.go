@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 	discovery "k8s.io/api/discovery/v1"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
@@ -137,7 +138,7 @@ func TestCompatLighthouse(t *testing.T) {
 // import answers the VIPs of the clusters that have a ready backend, and follows them.
 func TestCompatLighthouseVIPsFromSlices(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestDeployManifests applies every manifest of deploy/ with a server-side dry run: the
@@ -156,7 +158,7 @@ func TestDeployCorefile(t *testing.T) {
 		t.Fatal(err)
 	}
 	corefile, _, _ := unstructured.NestedString(m.Obj.Object, "data", "Corefile")
-	ports, err := freePorts(4)
+	ports, err := harness.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +184,7 @@ func TestDeployCorefile(t *testing.T) {
 	svc := mustLocalService(t, s.clients, ns, "local")
 
 	dir := t.TempDir()
-	c, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: dir, Port: port, Corefile: corefile})
+	c, err := startCoreDNS(ctx, dir, port, corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,14 +193,14 @@ func TestDeployCorefile(t *testing.T) {
 	if err := waitReady(ctx, ready, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, err := HTTPGet("http://127.0.0.1:" + strconv.Itoa(health) + "/health"); err != nil || code != 200 {
+	if code, _, err := httpGet("http://127.0.0.1:" + strconv.Itoa(health) + "/health"); err != nil || code != 200 {
 		t.Errorf("/health: %d %v", code, err)
 	}
 	eventually(t, port, "web."+ns+".svc.clusterset.local.", "A", want{answer: []string{"A 10.44.0.1"}}, 5*time.Second)
 	expect(t, port, "local."+ns+".svc.cluster.local.", "A", want{answer: []string{"A " + svc.Spec.ClusterIP}, ttl: 30})
 	expect(t, port, "local."+ns+".svc.clusterset.local.", "A", want{rcode: "NXDOMAIN"})
 	expect(t, port, "dns-version.clusterset.local.", "TXT", want{answer: []string{`TXT "1.0.0"`}})
-	if code, body, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)); err != nil || code != 200 || !strings.Contains(body, "coredns_multicluster_service_imports") {
+	if code, body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)); err != nil || code != 200 || !strings.Contains(body, "coredns_multicluster_service_imports") {
 		t.Errorf("metrics on the Corefile's prometheus port: %d %v", code, err)
 	}
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +16,8 @@ import (
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // defaultTTL is the plugin's default TTL, also the SOA minimum (negative TTL).
@@ -236,7 +240,7 @@ func mustLocalService(t *testing.T, c Clients, ns, name string) *corev1.Service 
 }
 
 // dumpLogOnFailure logs the tail of CoreDNS's log when t fails.
-func dumpLogOnFailure(t *testing.T, c *CoreDNS) {
+func dumpLogOnFailure(t *testing.T, c *harness.CoreDNS) {
 	t.Helper()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -272,7 +276,7 @@ func isSelfReview(groups, resources []string) bool {
 // metrics scrapes a prometheus endpoint into "name{labels}" -> value.
 func metrics(t *testing.T, port int) map[string]float64 {
 	t.Helper()
-	code, body, err := HTTPGet("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	code, body, err := httpGet("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
 	if err != nil || code != 200 {
 		t.Fatalf("metrics: %d %v", code, err)
 	}
@@ -331,15 +335,33 @@ func withoutServerZone(series string) string {
 	return series[:open] + "{" + strings.Join(kept, ",") + "}"
 }
 
+// startCoreDNS starts bin/coredns with corefile in dir and waits until it answers DNS
+// on port.
+func startCoreDNS(ctx context.Context, dir string, port int, corefile string) (*harness.CoreDNS, error) {
+	return harness.Start(ctx, harness.Options{Dir: dir, Port: port, Corefile: corefile, Wait: 30 * time.Second})
+}
+
 // startTestCoreDNS starts bin/coredns with corefile, answering on port, for one test:
 // it is killed when the test ends and its log is shown if the test fails.
-func startTestCoreDNS(t *testing.T, port int, corefile string) *CoreDNS {
+func startTestCoreDNS(t *testing.T, port int, corefile string) *harness.CoreDNS {
 	t.Helper()
-	c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: corefile})
+	c, err := startCoreDNS(context.Background(), t.TempDir(), port, corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Kill() })
 	dumpLogOnFailure(t, c)
 	return c
+}
+
+// httpGet fetches url and returns the status code and body (for /ready, /health, /metrics).
+func httpGet(url string) (int, string, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
 }

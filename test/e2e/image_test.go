@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcs-dns/multicluster/test/image"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestImageInCluster runs the image `make image` builds the way a kube-system pod runs it:
@@ -29,7 +30,7 @@ func TestImageInCluster(t *testing.T) {
 
 	// Reproducible: a second build of the same binary has the same digest.
 	res := loadImage(t, dir, name)
-	bin, _ := CoreDNSBinary()
+	bin, _ := harness.CoreDNSBinary()
 	again, err := image.Build(image.Options{Binary: bin, Output: filepath.Join(dir, "again.tar"), Name: name, Arch: runtime.GOARCH})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func TestImageInCluster(t *testing.T) {
 
 	sa := filepath.Join(dir, "serviceaccount")
 	s.serviceAccountDir(t, ctx, sa)
-	ports, err := freePorts(4)
+	ports, err := harness.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestImageInCluster(t *testing.T) {
 	if err := waitReady(ctx, ready, 30*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, c.logs())
 	}
-	if code, body, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/health", health)); err != nil || code != 200 {
+	if code, body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/health", health)); err != nil || code != 200 {
 		t.Errorf("/health: %d %q %v", code, body, err)
 	}
 	if user := c.inspect("{{.Config.User}}"); user != "65532:65532" {

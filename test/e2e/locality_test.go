@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // The about-api ClusterProperty CRD, as kubernetes-sigs/about-api ships it
@@ -125,7 +127,7 @@ func TestLocality(t *testing.T) {
 			Endpoints: []Endpoint{Ready("db-0", "10.61.2.1")}})
 	}
 
-	ports, err := freePorts(4)
+	ports, err := harness.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ clusterset.local:%[3]d {
     }
 }
 `, auto, east, west, prom, s.kubeconfig)
-	dns, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: dir, Port: auto, Corefile: corefile})
+	dns, err := startCoreDNS(ctx, dir, auto, corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +288,7 @@ func TestReadmeExamples(t *testing.T) {
 		body = body[:strings.Index(body, "\n#")]
 		for _, part := range strings.Split(body, "~~~ corefile\n")[1:] {
 			corefile := part[:strings.Index(part, "~~~")]
-			ports, err := freePorts(1)
+			ports, err := harness.FreePorts(1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -295,7 +297,7 @@ func TestReadmeExamples(t *testing.T) {
 			conf = bare.ReplaceAllString(conf, "$1$2 {\n$1    kubeconfig "+s.kubeconfig+"\n$1}")
 			n++
 			t.Run(fmt.Sprintf("%d", n), func(t *testing.T) {
-				c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: ports[0], Corefile: conf})
+				c, err := startCoreDNS(context.Background(), t.TempDir(), ports[0], conf)
 				if err != nil {
 					t.Fatalf("%v\n%s", err, conf)
 				}

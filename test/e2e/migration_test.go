@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // inTreeCorefile is CoreDNS's own MCS support, the kubernetes plugin's multicluster
@@ -59,7 +61,7 @@ func TestMigrationFromInTree(t *testing.T) {
 	mustImport(t, c, Import{Namespace: ns, Name: "dual", IPs: []string{"10.49.4.1", "fd00:49::1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
 	eventually(t, s.port, fq("r-0.eu.west", "cache", ns), "A", want{answer: []string{"A 10.49.3.1"}}, 5*time.Second)
 
-	ports, err := freePorts(4)
+	ports, err := harness.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}

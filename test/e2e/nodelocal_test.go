@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // nodeLocalCorefile is node-local-dns's stanza for the cluster domain, written for
@@ -41,7 +43,7 @@ func nodeLocalCorefile(port, upstream, metrics int) string {
 func TestNodeLocalDNSCache(t *testing.T) {
 	s := need(t)
 	ctx := context.Background()
-	ports, err := freePorts(2)
+	ports, err := harness.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}

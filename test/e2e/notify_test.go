@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // named runs BIND 9 (Debian's bind9, installed by hack/install-deps.sh) as a secondary
@@ -84,7 +86,7 @@ func TestNotifyBINDSecondary(t *testing.T) {
 	c := s.clients
 	ns := "notify"
 	mustNamespace(t, c, ns)
-	ports, err := freePorts(3)
+	ports, err := harness.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // prober asks the same questions over and over in the background and records every
@@ -91,7 +93,7 @@ func (p *prober) finish() (int, []string) {
 }
 
 // waitLog waits until CoreDNS's log contains substr.
-func waitLog(t *testing.T, c *CoreDNS, substr string, timeout time.Duration) time.Duration {
+func waitLog(t *testing.T, c *harness.CoreDNS, substr string, timeout time.Duration) time.Duration {
 	t.Helper()
 	begin := time.Now()
 	for !strings.Contains(c.Log(), substr) {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mcs-dns/multicluster/test/image"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // podman runs podman with the runtime and limits that work on these machines
@@ -64,7 +65,7 @@ func needPodman(t *testing.T) {
 // into podman under name; it returns the build's result. The image is removed at cleanup.
 func loadImage(t *testing.T, dir, name string) image.Result {
 	t.Helper()
-	bin, err := CoreDNSBinary()
+	bin, err := harness.CoreDNSBinary()
 	if err != nil {
 		t.Fatal(err)
 	}

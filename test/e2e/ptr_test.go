@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestPTR runs the kubernetes plugin and multicluster with reverse zones in one server
@@ -19,7 +20,7 @@ func TestPTR(t *testing.T) {
 	c := s.clients
 	ns := "ptr"
 	mustNamespace(t, c, ns)
-	ports, err := freePorts(2)
+	ports, err := harness.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestRBACForbidden(t *testing.T) {
 		{"dns-version." + Zone, "TXT", want{answer: []string{`TXT "1.0.0"`}}},
 		{"www.example.org.", "A", want{answer: []string{"A 192.0.2.80"}, ttl: 3600, foreign: true}},
 	})
-	code, _, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/ready", x.readyPort))
+	code, _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/ready", x.readyPort))
 	if err != nil || code == 200 {
 		t.Errorf("/ready: %d %v; want not ready while RBAC forbids the watches", code, err)
 	}

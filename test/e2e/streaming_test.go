@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // The plugin's informers take their initial state as a streamed list (WatchList,
@@ -43,7 +45,7 @@ func listRequests(t *testing.T, s *suite) (lists, streamed map[string]float64) {
 // and the API server counts streamed initial lists instead.
 func TestInitialListsAreStreamed(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}

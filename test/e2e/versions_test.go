@@ -61,7 +61,7 @@ func TestCRDAbsentThenV1alpha1Only(t *testing.T) {
 			{"dns-version." + Zone, "TXT", want{answer: []string{`TXT "1.0.0"`}}},
 			{"svc." + Zone, "A", want{}},
 		})
-		code, body, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/ready", x.readyPort))
+		code, body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/ready", x.readyPort))
 		if err != nil || code != 200 {
 			t.Errorf("/ready: %d %q %v, want 200 (a missing CRD must not hold cluster DNS unready)", code, body, err)
 		}

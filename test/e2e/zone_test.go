@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestAXFRPassesNamedCheckzone: the zone this plugin transfers is a valid zone for BIND
@@ -59,7 +61,7 @@ func TestAXFRPassesNamedCheckzone(t *testing.T) {
 // after bursts of changes; otherwise it keeps its copy until the zone expires.
 func TestSerialMonotonicAcrossRestart(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestSerialMonotonicAcrossRestart(t *testing.T) {
 // negative answers carry a well-formed SOA, and other names go to the next plugin.
 func TestRootServerBlock(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
