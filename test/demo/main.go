@@ -20,8 +20,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
-	"k8s.io/client-go/kubernetes"
-	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
 	"github.com/mcs-dns/multicluster/test/e2e"
@@ -244,24 +242,19 @@ Stop it all:
 // loadSample creates what MCS controllers would write for three clusters exporting three
 // services: a ClusterSetIP service, a dual-stack one, and a headless StatefulSet-like one.
 func loadSample(ctx context.Context, cp *controlplane.ControlPlane) error {
-	kube, err := kubernetes.NewForConfig(cp.AdminConfig())
+	c, err := harness.NewClients(cp.AdminConfig())
 	if err != nil {
 		return err
 	}
-	mcs, err := mcsclient.NewForConfig(cp.AdminConfig())
-	if err != nil {
-		return err
-	}
-	c := e2e.Clients{Kube: kube, MCS: mcs}
 	if err := c.Namespace(ctx, namespace); err != nil {
 		return err
 	}
 	v4 := []corev1.IPFamily{corev1.IPv4Protocol}
-	imports := []e2e.Import{
-		{Name: "web", IPs: []string{"10.100.0.10"}, Families: v4, Ports: []e2e.Port{e2e.TCP("http", 80)}},
+	imports := []harness.Import{
+		{Name: "web", IPs: []string{"10.100.0.10"}, Families: v4, Ports: []harness.Port{harness.TCP("http", 80)}},
 		{Name: "api", IPs: []string{"10.100.0.20", "fd00:100::20"}, Families: []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
-			Ports: []e2e.Port{e2e.TCP("grpc", 9090)}},
-		{Name: "db", Headless: true, Families: v4, Ports: []e2e.Port{e2e.TCP("pg", 5432)}},
+			Ports: []harness.Port{harness.TCP("grpc", 9090)}},
+		{Name: "db", Headless: true, Families: v4, Ports: []harness.Port{harness.TCP("pg", 5432)}},
 	}
 	for _, i := range imports {
 		i.Namespace = namespace
@@ -269,21 +262,21 @@ func loadSample(ctx context.Context, cp *controlplane.ControlPlane) error {
 			return err
 		}
 	}
-	http := []e2e.Port{e2e.TCP("http", 80)}
-	grpc := []e2e.Port{e2e.TCP("grpc", 9090)}
-	pg := []e2e.Port{e2e.TCP("pg", 5432)}
-	slices := []e2e.Slice{
-		{Name: "web-east", Service: "web", Cluster: "east", Ports: http, Endpoints: []e2e.Endpoint{e2e.Ready("", "10.1.0.10")}},
-		{Name: "web-west", Service: "web", Cluster: "west", Ports: http, Endpoints: []e2e.Endpoint{e2e.Ready("", "10.2.0.10")}},
-		{Name: "api-east", Service: "api", Cluster: "east", Ports: grpc, Endpoints: []e2e.Endpoint{e2e.Ready("", "10.1.0.20")}},
+	http := []harness.Port{harness.TCP("http", 80)}
+	grpc := []harness.Port{harness.TCP("grpc", 9090)}
+	pg := []harness.Port{harness.TCP("pg", 5432)}
+	slices := []harness.Slice{
+		{Name: "web-east", Service: "web", Cluster: "east", Ports: http, Endpoints: []harness.Endpoint{harness.Ready("", "10.1.0.10")}},
+		{Name: "web-west", Service: "web", Cluster: "west", Ports: http, Endpoints: []harness.Endpoint{harness.Ready("", "10.2.0.10")}},
+		{Name: "api-east", Service: "api", Cluster: "east", Ports: grpc, Endpoints: []harness.Endpoint{harness.Ready("", "10.1.0.20")}},
 		{Name: "api-east-v6", Service: "api", Cluster: "east", AddressType: discovery.AddressTypeIPv6, Ports: grpc,
-			Endpoints: []e2e.Endpoint{e2e.Ready("", "fd00:1::20")}},
+			Endpoints: []harness.Endpoint{harness.Ready("", "fd00:1::20")}},
 		{Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
-			Endpoints: []e2e.Endpoint{e2e.Ready("db-0", "10.1.0.30"), e2e.Ready("db-1", "10.1.0.31")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.1.0.30"), harness.Ready("db-1", "10.1.0.31")}},
 		{Name: "db-west", Service: "db", Cluster: "west", Ports: pg,
-			Endpoints: []e2e.Endpoint{e2e.Ready("db-0", "10.2.0.30"), e2e.NotReady("db-1", "10.2.0.31")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.2.0.30"), harness.NotReady("db-1", "10.2.0.31")}},
 		{Name: "db-eu-central", Service: "db", Cluster: "eu.central", Ports: pg,
-			Endpoints: []e2e.Endpoint{e2e.Ready("db-0", "10.3.0.30")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.3.0.30")}},
 	}
 	for _, s := range slices {
 		s.Namespace = namespace

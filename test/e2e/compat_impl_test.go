@@ -25,15 +25,15 @@ func TestCompatCilium(t *testing.T) {
 	dumpLogOnFailure(t, s.dns)
 	ctx, c, ns, p := context.Background(), s.clients, "compat-cilium", s.port
 	mustNamespace(t, c, ns)
-	web, err := c.CiliumImport(ctx, ns, "web", "east", false, []string{"north", "west"}, TCP("http", 80))
+	web, err := c.CiliumImport(ctx, ns, "web", "east", false, []string{"north", "west"}, harness.TCP("http", 80))
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := c.CiliumImport(ctx, ns, "db", "east", true, []string{"east", "west"}, TCP("pg", 5432))
+	db, err := c.CiliumImport(ctx, ns, "db", "east", true, []string{"east", "west"}, harness.TCP("pg", 5432))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg := []Port{TCP("pg", 5432)}
+	pg := []harness.Port{harness.TCP("pg", 5432)}
 	for _, es := range []*discovery.EndpointSlice{
 		CiliumRemoteSlice(ns, "db", db.Name, "west", pg,
 			podEndpoint(ns, "db-0", "db-0", "10.20.0.10", true), podEndpoint(ns, "db-1", "db-1", "10.20.0.11", false)),
@@ -82,7 +82,7 @@ func TestCompatLighthouse(t *testing.T) {
 	if err := c.Namespace(ctx, SubmarinerNamespace); err != nil {
 		t.Logf("namespace %s: %v", SubmarinerNamespace, err)
 	}
-	http, pg := []Port{TCP("http", 80)}, []Port{TCP("pg", 5432)}
+	http, pg := []harness.Port{harness.TCP("http", 80)}, []harness.Port{harness.TCP("pg", 5432)}
 	for _, si := range []any{
 		LighthouseImport(ns, "web", false, []string{"east", "west"}, http...),
 		LighthouseImport(ns, "db", true, []string{"west"}),
@@ -155,7 +155,7 @@ func TestCompatLighthouseVIPsFromSlices(t *testing.T) {
 	startTestCoreDNS(t, port, corefile)
 	ctx, c, ns := context.Background(), s.clients, "compat-lh-vips"
 	mustNamespace(t, c, ns)
-	http := []Port{TCP("http", 80)}
+	http := []harness.Port{harness.TCP("http", 80)}
 	if err := c.CreateAlphaImport(ctx, LighthouseImport(ns, "web", false, []string{"east", "west"}, http...)); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestCompatAWS(t *testing.T) {
 	dumpLogOnFailure(t, x.dns)
 	p := x.port
 	mustNamespace(t, c, ns)
-	http, pg := []Port{TCP("http", 80)}, []Port{TCP("pg", 5432)}
+	http, pg := []harness.Port{harness.TCP("http", 80)}, []harness.Port{harness.TCP("pg", 5432)}
 	webs, err := c.AWSImport(ctx, ns, "web", false, []string{"c2", "c3", "c1"}, []string{"c1", "c2"}, http...)
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestCompatMCSAPI(t *testing.T) {
 	dumpLogOnFailure(t, s.dns)
 	ctx, c, ns, p := context.Background(), s.clients, "compat-mcsapi", s.port
 	mustNamespace(t, c, ns)
-	port80 := []Port{TCP("", 80)}
+	port80 := []harness.Port{harness.TCP("", 80)}
 	if _, err := c.MCSAPIImport(ctx, ns, "serve", false, nil, port80...); err != nil {
 		t.Fatal(err)
 	}

@@ -180,7 +180,7 @@ func TestDeployCorefile(t *testing.T) {
 
 	ns := "deploy-corefile"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.44.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.44.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	svc := mustLocalService(t, s.clients, ns, "local")
 
 	dir := t.TempDir()

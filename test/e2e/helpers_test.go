@@ -208,14 +208,14 @@ func mustNamespace(t *testing.T, c Clients, name string) {
 	}
 }
 
-func mustImport(t *testing.T, c Clients, i Import, alpha bool) {
+func mustImport(t *testing.T, c Clients, i harness.Import, alpha bool) {
 	t.Helper()
 	if err := c.CreateImport(context.Background(), i, alpha); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func mustSlice(t *testing.T, c Clients, s Slice) {
+func mustSlice(t *testing.T, c Clients, s harness.Slice) {
 	t.Helper()
 	if err := c.CreateSlice(context.Background(), s); err != nil {
 		t.Fatal(err)

@@ -60,7 +60,7 @@ func TestImageInCluster(t *testing.T) {
 
 	ns := "image-incluster"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.45.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.45.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	svc := mustLocalService(t, s.clients, ns, "local")
 
 	// The node's network, as hostNetwork would have it: the container reaches the API
@@ -92,7 +92,7 @@ func TestImageInCluster(t *testing.T) {
 		{"dns-version.clusterset.local.", "TXT", want{answer: []string{`TXT "1.0.0"`}}},
 	})
 	// A change after start reaches it through the in-cluster watch.
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "later", IPs: []string{"10.45.0.2"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "later", IPs: []string{"10.45.0.2"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, port, "later."+ns+".svc.clusterset.local.", "A", want{answer: []string{"A 10.45.0.2"}}, 5*time.Second)
 	log := c.logs()
 	for _, bad := range []string{"kubeconfig", "Forbidden", "forbidden", "panic"} {

@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
-
 	"github.com/mcs-dns/multicluster/test/controlplane"
 	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
@@ -215,15 +212,8 @@ func (s *suite) stop() {
 }
 
 func adminClients(cp *controlplane.ControlPlane) (Clients, error) {
-	kube, err := kubernetes.NewForConfig(cp.AdminConfig())
-	if err != nil {
-		return Clients{}, err
-	}
-	mcs, err := mcsclient.NewForConfig(cp.AdminConfig())
-	if err != nil {
-		return Clients{}, err
-	}
-	return Clients{Kube: kube, MCS: mcs}, nil
+	c, err := harness.NewClients(cp.AdminConfig())
+	return Clients{c}, err
 }
 
 // waitReady polls the ready plugin until it answers 200.

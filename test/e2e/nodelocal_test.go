@@ -52,10 +52,10 @@ func TestNodeLocalDNSCache(t *testing.T) {
 
 	ns := "nodelocal"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.46.0.1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "db", Headless: true, Families: v4only, Ports: []Port{TCP("pg", 5432)}}, false)
-	mustSlice(t, s.clients, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: []Port{TCP("pg", 5432)},
-		Endpoints: []Endpoint{Ready("db-0", "10.46.1.1")}})
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.46.0.1"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "db", Headless: true, Families: v4only, Ports: []harness.Port{harness.TCP("pg", 5432)}}, false)
+	mustSlice(t, s.clients, harness.Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: []harness.Port{harness.TCP("pg", 5432)},
+		Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.46.1.1")}})
 	web, db := fq("", "web", ns), fq("", "db", ns)
 	eventually(t, s.port, db, "A", want{answer: []string{"A 10.46.1.1"}}, 5*time.Second)
 
@@ -102,7 +102,7 @@ func TestNodeLocalDNSCache(t *testing.T) {
 	if r, err := Query(port, later, "A"); err != nil || r.Status != "NXDOMAIN" {
 		t.Fatalf("%s before it exists: %v %v", later, r, err)
 	}
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "later", IPs: []string{"10.46.0.2"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "later", IPs: []string{"10.46.0.2"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, s.port, later, "A", want{answer: []string{"A 10.46.0.2"}}, 3*time.Second)
 	if r, err := Query(port, later, "A"); err == nil && time.Since(primed) < 4*time.Second && r.Status != "NXDOMAIN" {
 		t.Errorf("%s %s after being created: the cached NXDOMAIN should still be served:\n%s", time.Since(primed).Round(time.Millisecond), later, r.Raw)
@@ -115,7 +115,7 @@ func TestNodeLocalDNSCache(t *testing.T) {
 	if r, err := Query(port, web, "A"); err != nil || fmt.Sprint(Datas(r.Answer)) != "[A 10.46.0.1]" {
 		t.Fatalf("%s: %v %v", web, r, err)
 	}
-	if err := s.clients.UpdateImport(ctx, Import{Namespace: ns, Name: "web", IPs: []string{"10.46.0.9"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false); err != nil {
+	if err := s.clients.UpdateImport(ctx, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.46.0.9"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, s.port, web, "A", want{answer: []string{"A 10.46.0.9"}}, 3*time.Second)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestRBACForbidden: a CoreDNS whose identity is not bound to deploy/'s ClusterRole says
@@ -22,7 +23,7 @@ func TestRBACForbidden(t *testing.T) {
 	ctx := context.Background()
 	ns := "rbac"
 	mustNamespace(t, x.clients, ns)
-	mustImport(t, x.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.92.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, x.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.92.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	x.startCoreDNS(t)
 	p := x.port
 	// The start-up check's line (watch failures later have lines of their own).

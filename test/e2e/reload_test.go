@@ -42,7 +42,7 @@ func TestReload(t *testing.T) {
 	dumpLogOnFailure(t, c)
 	ns := "reload"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "a", IPs: []string{"10.96.1.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "a", IPs: []string{"10.96.1.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, port, fq("", "a", ns), "A", want{answer: []string{"A 10.96.1.1"}}, freshness)
 
 	if err := os.WriteFile(filepath.Join(dir, "Corefile"), []byte(strings.Replace(corefile, "ttl 5", "ttl 7", 1)), 0o644); err != nil {
@@ -53,7 +53,7 @@ func TestReload(t *testing.T) {
 	}
 	took := eventually(t, port, fq("", "a", ns), "A", want{answer: []string{"A 10.96.1.1"}, ttl: 7}, 10*time.Second)
 	t.Logf("reloaded with ttl 7 after %s", took.Round(time.Millisecond))
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "b", IPs: []string{"10.96.1.2"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "b", IPs: []string{"10.96.1.2"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, port, fq("", "b", ns), "A", want{answer: []string{"A 10.96.1.2"}, ttl: 7}, freshness)
 	expect(t, port, fq("", "nope", ns), "A", want{rcode: "NXDOMAIN", ttl: 7})
 	if code, _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/ready", ready)); err != nil || code != 200 {

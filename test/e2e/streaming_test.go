@@ -52,7 +52,7 @@ func TestInitialListsAreStreamed(t *testing.T) {
 	port := ports[0]
 	ns := "streaming"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.98.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.98.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 
 	listsBefore, streamedBefore := listRequests(t, s)
 	startTestCoreDNS(t, port, fmt.Sprintf(`clusterset.local:%d {

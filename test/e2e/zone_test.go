@@ -84,7 +84,7 @@ func TestSerialMonotonicAcrossRestart(t *testing.T) {
 	// following NOTIFYs) would.
 	var served uint32
 	for i := range 40 {
-		mustImport(t, s.clients, Import{Namespace: ns, Name: fmt.Sprintf("s%d", i), IPs: []string{fmt.Sprintf("10.97.0.%d", i+1)}, Ports: []Port{TCP("http", 80)}}, false)
+		mustImport(t, s.clients, harness.Import{Namespace: ns, Name: fmt.Sprintf("s%d", i), IPs: []string{fmt.Sprintf("10.97.0.%d", i+1)}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 		eventually(t, port, fq("", fmt.Sprintf("s%d", i), ns), "A", want{answer: []string{fmt.Sprintf("A 10.97.0.%d", i+1)}}, freshness)
 		if got := serial(t, port); int32(got-served) < 0 && served != 0 {
 			t.Fatalf("serial went back from %d to %d while running", served, got)
@@ -131,7 +131,7 @@ func TestRootServerBlock(t *testing.T) {
 	c := startTestCoreDNS(t, port, corefile)
 	ns := "rootblock"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.97.1.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.97.1.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, port, fq("", "web", ns), "A", want{answer: []string{"A 10.97.1.1"}}, freshness)
 	// expect checks that the negative answer carries the zone's SOA.
 	expect(t, port, fq("", "nope", ns), "A", want{rcode: "NXDOMAIN"})
