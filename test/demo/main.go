@@ -22,7 +22,6 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
-	"github.com/mcs-dns/multicluster/test/e2e"
 	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
@@ -114,7 +113,7 @@ func up(root, dir string) error {
 		return err
 	}
 	fmt.Println("==> granting CoreDNS deploy/rbac.yaml's ClusterRole (list/watch only)")
-	if err := e2e.ApplyRBAC(ctx, cp, root); err != nil {
+	if err := harness.ApplyRBAC(ctx, cp, root); err != nil {
 		return err
 	}
 
@@ -164,7 +163,7 @@ func up(root, dir string) error {
 	first := "web." + namespace + ".svc.clusterset.local."
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r, err := e2e.Query(port, first, "A")
+		r, err := harness.Query(port, first, "A")
 		if err == nil && r.Status == "NOERROR" && len(r.Answer) > 0 {
 			break
 		}
@@ -179,10 +178,10 @@ func up(root, dir string) error {
 
 	fmt.Println()
 	fmt.Println("==> asking it with dig")
-	server := []string{"@127.0.0.1", "-p", strconv.Itoa(port)}
+	server := harness.Server(port)
 	short := append(append([]string{}, server...), "+noall", "+answer")
 	show := func(comment string, args ...string) error {
-		cmdline, out, err := e2e.RunDig(args...)
+		cmdline, out, err := harness.RunDig(args...)
 		if err != nil {
 			return err
 		}

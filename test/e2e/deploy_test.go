@@ -31,7 +31,7 @@ import (
 func TestDeployManifests(t *testing.T) {
 	s := need(t)
 	ctx := context.Background()
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestDeployManifests(t *testing.T) {
 		kinds = append(kinds, gvk.Kind+" "+m.Obj.GetName())
 	}
 	t.Logf("dry-run applied: %s", strings.Join(kinds, ", "))
-	for _, want := range []string{"ServiceAccount coredns", "ClusterRole " + ClusterRoleName, "ClusterRoleBinding " + BindingName,
+	for _, want := range []string{"ServiceAccount coredns", "ClusterRole " + harness.ClusterRoleName, "ClusterRoleBinding " + harness.BindingName,
 		"ConfigMap coredns", "Deployment coredns", "Service kube-dns"} {
 		if !slices.Contains(kinds, want) {
 			t.Errorf("deploy/ lacks a valid %s", want)
@@ -84,11 +84,11 @@ func TestDeployManifests(t *testing.T) {
 // the kubernetes and multicluster plugins read.
 func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 	s := need(t)
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := FindManifest(ms, "ClusterRole", ClusterRoleName)
+	m, err := harness.FindManifest(ms, "ClusterRole", harness.ClusterRoleName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 		"multicluster.x-k8s.io/serviceimports:list", "multicluster.x-k8s.io/serviceimports:watch",
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("ClusterRole %s grants\n  %v\nwant exactly\n  %v", ClusterRoleName, got, want)
+		t.Errorf("ClusterRole %s grants\n  %v\nwant exactly\n  %v", harness.ClusterRoleName, got, want)
 	}
 
 	// What the API server says the coredns identity may do, through deploy/'s binding.
@@ -149,11 +149,11 @@ func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 func TestDeployCorefile(t *testing.T) {
 	s := need(t)
 	ctx := context.Background()
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := FindManifest(ms, "ConfigMap", "coredns")
+	m, err := harness.FindManifest(ms, "ConfigMap", "coredns")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func (w want) String() string {
 // authoritative; owners spelled as the query; no repeated record (RFC 2181 §5); the
 // TTL; and for NXDOMAIN and NODATA, the zone's SOA in Authority with the SOA's TTL
 // (RFC 2308). It returns the problems found.
-func verify(r *Response, qname string, w want) []string {
+func verify(r *harness.Response, qname string, w want) []string {
 	var errs []string
 	rcode := w.rcode
 	if rcode == "" {
@@ -59,7 +59,7 @@ func verify(r *Response, qname string, w want) []string {
 	if r.Status != rcode {
 		errs = append(errs, fmt.Sprintf("status %s, want %s", r.Status, rcode))
 	}
-	got := Datas(r.Answer)
+	got := harness.Datas(r.Answer)
 	sort.Strings(got)
 	exp := slices.Clone(w.answer)
 	sort.Strings(exp)
@@ -69,7 +69,7 @@ func verify(r *Response, qname string, w want) []string {
 	for _, e := range w.extra {
 		found := false
 		for _, rr := range r.Additional {
-			if strings.EqualFold(rr.Header().Name, strings.Fields(e)[0]) && Data(rr) == strings.SplitN(e, " ", 2)[1] {
+			if strings.EqualFold(rr.Header().Name, strings.Fields(e)[0]) && harness.Data(rr) == strings.SplitN(e, " ", 2)[1] {
 				found = true
 			}
 		}
@@ -123,9 +123,9 @@ func verify(r *Response, qname string, w want) []string {
 }
 
 // expect digs name/qtype on port once and checks the response.
-func expect(t *testing.T, port int, name, qtype string, w want, extra ...string) *Response {
+func expect(t *testing.T, port int, name, qtype string, w want, extra ...string) *harness.Response {
 	t.Helper()
-	r, err := Query(port, name, qtype, extra...)
+	r, err := harness.Query(port, name, qtype, extra...)
 	if err != nil {
 		t.Errorf("%s %s: %v", name, qtype, err)
 		return nil
@@ -143,7 +143,7 @@ func eventually(t *testing.T, port int, name, qtype string, w want, timeout time
 	begin := time.Now()
 	var last string
 	for {
-		r, err := Query(port, name, qtype, extra...)
+		r, err := harness.Query(port, name, qtype, extra...)
 		if err == nil {
 			errs := verify(r, dns.Fqdn(name), w)
 			if len(errs) == 0 {
@@ -169,11 +169,11 @@ type row struct {
 // expectRows asks every row with one dig process and checks each response.
 func expectRows(t *testing.T, port int, rows []row, extra ...string) {
 	t.Helper()
-	qs := make([]Question, len(rows))
+	qs := make([]harness.Question, len(rows))
 	for i, r := range rows {
-		qs[i] = Question{r.name, r.qtype}
+		qs[i] = harness.Question{Name: r.name, Type: r.qtype}
 	}
-	rs, err := QueryBatch(port, qs, extra...)
+	rs, err := harness.QueryBatch(port, qs, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func expectRows(t *testing.T, port int, rows []row, extra ...string) {
 // serial returns the zone's SOA serial.
 func serial(t *testing.T, port int) uint32 {
 	t.Helper()
-	r, err := Query(port, Zone, "SOA")
+	r, err := harness.Query(port, Zone, "SOA")
 	if err != nil {
 		t.Fatal(err)
 	}

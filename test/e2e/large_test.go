@@ -41,7 +41,7 @@ func TestLargeHeadless(t *testing.T) {
 	t.Logf("%d endpoints in 5 slices served over TCP %s after the last slice was created", n, took.Round(time.Millisecond))
 
 	// UDP (EDNS 1232 bytes, dig's default): truncated, TC set, no retry over TCP.
-	r, err := Query(s.port, name, "A", "+notcp", "+ignore")
+	r, err := harness.Query(s.port, name, "A", "+notcp", "+ignore")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestLargeHeadless(t *testing.T) {
 	}
 	t.Logf("UDP: tc=%v with %d of %d records", r.Flags["tc"], len(r.Answer), n)
 	// Without EDNS (512 bytes) too.
-	r, err = Query(s.port, name, "A", "+notcp", "+ignore", "+noedns")
+	r, err = harness.Query(s.port, name, "A", "+notcp", "+ignore", "+noedns")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -194,14 +194,14 @@ clusterset.local:%[3]d {
 		{plain, "AAAA", want{}},
 	})
 	// AXFR carries what queries answer.
-	rrs, out, err := Transfer(east, Zone, nil)
+	rrs, out, err := harness.Transfer(east, Zone, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dbA []string
 	for _, rr := range rrs {
-		if strings.EqualFold(rr.Header().Name, db) && Data(rr)[:2] == "A " {
-			dbA = append(dbA, Data(rr))
+		if strings.EqualFold(rr.Header().Name, db) && harness.Data(rr)[:2] == "A " {
+			dbA = append(dbA, harness.Data(rr))
 		}
 	}
 	if strings.Join(dbA, ",") != "A 10.61.0.1" {

@@ -109,7 +109,7 @@ func setup(ctx context.Context) (s *suite, err error) {
 		return s, err
 	}
 	// The coredns identity gets exactly deploy/'s ClusterRole, through deploy/'s binding.
-	if err := ApplyRBAC(ctx, cp, root); err != nil {
+	if err := harness.ApplyRBAC(ctx, cp, root); err != nil {
 		return s, err
 	}
 	dir, err := os.MkdirTemp("", "mcs-e2e-coredns-")

@@ -151,11 +151,11 @@ func startWithReady(t *testing.T, ctx context.Context, port, ready int, corefile
 // answerOf is the rcode and the sorted answer section, as want.String prints them.
 func answerOf(t *testing.T, port int, name, qtype string) string {
 	t.Helper()
-	r, err := Query(port, name, qtype)
+	r, err := harness.Query(port, name, qtype)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Datas(r.Answer)
+	got := harness.Datas(r.Answer)
 	sort.Strings(got)
 	return want{rcode: r.Status, answer: slices.Clip(got)}.String()
 }
@@ -163,7 +163,7 @@ func answerOf(t *testing.T, port int, name, qtype string) string {
 // axfrNames is the set of owner names in the clusterset.local zone transfer.
 func axfrNames(t *testing.T, port int) map[string]bool {
 	t.Helper()
-	rrs, out, err := Transfer(port, Zone, nil)
+	rrs, out, err := harness.Transfer(port, Zone, nil)
 	if err != nil {
 		t.Fatalf("AXFR from port %d: %v\n%s", port, err, out)
 	}

@@ -30,9 +30,9 @@ type prober struct {
 
 func startProber(port int, rows []row) *prober {
 	p := &prober{port: port, rows: rows, stop: make(chan struct{}), done: make(chan struct{})}
-	qs := make([]Question, len(rows))
+	qs := make([]harness.Question, len(rows))
 	for i, r := range rows {
-		qs[i] = Question{r.name, r.qtype}
+		qs[i] = harness.Question{Name: r.name, Type: r.qtype}
 	}
 	go func() {
 		defer close(p.done)
@@ -42,7 +42,7 @@ func startProber(port int, rows []row) *prober {
 				return
 			default:
 			}
-			rs, err := QueryBatch(port, qs)
+			rs, err := harness.QueryBatch(port, qs)
 			p.mu.Lock()
 			p.rounds++
 			if err != nil {

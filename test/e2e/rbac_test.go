@@ -44,7 +44,7 @@ func TestRBACForbidden(t *testing.T) {
 		t.Errorf("watch_status forbidden = %v, want 1", m[`coredns_multicluster_watch_status{status="forbidden"}`])
 	}
 
-	if err := ApplyRBAC(ctx, x.cp, env.root); err != nil {
+	if err := harness.ApplyRBAC(ctx, x.cp, env.root); err != nil {
 		t.Fatal(err)
 	}
 	bound := time.Now()

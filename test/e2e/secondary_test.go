@@ -46,7 +46,7 @@ func startSecondary(t *testing.T, opts controlplane.Options, bind bool) *seconda
 		t.Fatal(err)
 	}
 	if bind {
-		if err := ApplyRBAC(ctx, cp, env.root); err != nil {
+		if err := harness.ApplyRBAC(ctx, cp, env.root); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -328,7 +328,7 @@ func TestSpec(t *testing.T) {
 			{"missing.svc." + Zone, "TXT", want{answer: []string{`TXT "from the file plugin"`}, ttl: 30, foreign: true}},
 			{fq("", "nope", ns), "A", want{rcode: "NXDOMAIN", foreign: true}},
 		})
-		r, err := Query(s.fallPort, fq("", "nope", ns), "A")
+		r, err := harness.Query(s.fallPort, fq("", "nope", ns), "A")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,7 @@ func TestAXFRPassesNamedCheckzone(t *testing.T) {
 	loadSpecFixture(t, s.clients, ns)
 	eventually(t, s.port, fq("db-0.west.us", "db", ns), "AAAA", want{answer: []string{"AAAA fd00:2::1"}}, 5*time.Second)
 
-	rrs, out, err := Transfer(s.port, Zone, nil)
+	rrs, out, err := harness.Transfer(s.port, Zone, nil)
 	if err != nil {
 		t.Fatalf("AXFR: %v\n%s", err, out)
 	}
@@ -138,7 +138,7 @@ func TestRootServerBlock(t *testing.T) {
 	expect(t, port, "ns.dns."+Zone, "A", want{answer: []string{"A 127.0.0.1"}})
 	// Outside clusterset.local the next plugin (whoami: an empty answer and the
 	// client's address in the additional section) answers.
-	r, err := Query(port, "example.org.", "A")
+	r, err := harness.Query(port, "example.org.", "A")
 	if err != nil {
 		t.Fatal(err)
 	}
