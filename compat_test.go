@@ -20,7 +20,7 @@ import (
 )
 
 // Objects shaped like what the MCS implementations write (see compat.go for the
-// source files they follow); test/e2e/impl_fixtures.go has the complete objects.
+// source files they follow); test/e2e/impl_fixtures_test.go has the complete objects.
 
 // lighthouseImport is an aggregated ServiceImport as Lighthouse syncs it to the service's
 // namespace (pkg/agent/controller/service_import.go Distribute/onRemoteServiceImport):

@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // contender is one way of serving clusterset.local: each runs as its own bin/coredns
@@ -114,49 +111,25 @@ type server struct {
 	pid     int
 	started time.Time // just before exec
 	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	werr    error
+	proc    *harness.CoreDNS
 }
 
-// startServer writes the Corefile into opts.dir and starts bin/coredns.
+// startServer writes the Corefile into opts.dir and starts bin/coredns, which dies with
+// us: an interrupted benchmark leaves nothing behind.
 func startServer(ctx context.Context, opts serverOptions) (*server, error) {
-	if err := os.MkdirAll(opts.dir, 0o755); err != nil {
-		return nil, err
+	h := harness.Options{Bin: opts.bin, Dir: opts.dir, Corefile: corefile(opts.corefile), Port: opts.corefile.port}
+	if opts.cpus != "" {
+		// taskset execs CoreDNS in the same process: the PID is CoreDNS's.
+		h.Prefix = []string{"taskset", "-c", opts.cpus}
 	}
-	conf := filepath.Join(opts.dir, "Corefile")
-	if err := os.WriteFile(conf, []byte(corefile(opts.corefile)), 0o644); err != nil {
-		return nil, err
+	if opts.gomaxprocs > 0 {
+		h.Env = []string{"GOMAXPROCS=" + strconv.Itoa(opts.gomaxprocs)}
 	}
-	s := &server{kind: opts.corefile.kind, opts: opts, logPath: filepath.Join(opts.dir, "coredns.log"), done: make(chan struct{})}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	proc, err := harness.Start(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
-	args := []string{opts.bin, "-conf", conf}
-	if opts.cpus != "" {
-		args = append([]string{"taskset", "-c", opts.cpus}, args...)
-	}
-	s.cmd = exec.Command(args[0], args[1:]...)
-	s.cmd.Dir = opts.dir
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.Env = os.Environ()
-	if opts.gomaxprocs > 0 {
-		s.cmd.Env = append(s.cmd.Env, "GOMAXPROCS="+strconv.Itoa(opts.gomaxprocs))
-	}
-	// Dies with us: an interrupted benchmark leaves nothing behind.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	s.started = time.Now()
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", opts.bin, err)
-	}
-	// taskset execs CoreDNS in the same process.
-	s.pid = s.cmd.Process.Pid
-	go func() {
-		s.werr = s.cmd.Wait()
-		close(s.done)
-	}()
+	s := &server{kind: opts.corefile.kind, opts: opts, pid: proc.PID, started: proc.Started, logPath: proc.LogPath, proc: proc}
 	if opts.waitDNS {
 		if err := s.waitDNS(ctx, 60*time.Second); err != nil {
 			s.stop()
@@ -166,45 +139,16 @@ func startServer(ctx context.Context, opts serverOptions) (*server, error) {
 	return s, nil
 }
 
-func (s *server) addr() string { return "127.0.0.1:" + strconv.Itoa(s.opts.corefile.port) }
+func (s *server) addr() string { return s.proc.Addr() }
 
-func (s *server) exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *server) exited() bool { return s.proc.Exited() }
 
 // waitDNS waits until something answers a DNS query on the port.
 func (s *server) waitDNS(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	probe := []byte{0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1} // ". NS"
-	for {
-		if s.exited() {
-			return fmt.Errorf("%s exited (%v) before answering; log %s:\n%s", s.kind, s.werr, s.logPath, s.logTail())
-		}
-		conn, err := net.Dial("udp", s.addr())
-		if err == nil {
-			_ = conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
-			_, _ = conn.Write(probe)
-			buf := make([]byte, 512)
-			n, rerr := conn.Read(buf)
-			conn.Close()
-			if rerr == nil && n >= 12 && buf[0] == 0x12 && buf[1] == 0x34 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not answering on %s after %s; log %s:\n%s", s.kind, s.addr(), timeout, s.logPath, s.logTail())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := s.proc.WaitDNS(ctx, timeout); err != nil {
+		return fmt.Errorf("%s: %w", s.kind, err)
 	}
+	return nil
 }
 
 // ready reports whether the ready plugin's /ready answers 200.
@@ -232,53 +176,12 @@ func (s *server) cpuProfile(ctx context.Context, d time.Duration, path string) e
 
 // stop sends SIGTERM, then SIGKILL after 10 s.
 func (s *server) stop() {
-	if s == nil || s.cmd == nil || s.exited() {
-		return
+	if s != nil {
+		_ = s.proc.Stop()
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		return
-	case <-time.After(10 * time.Second):
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
 }
 
-func (s *server) logTail() string {
-	data, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > 20 {
-		lines = lines[len(lines)-20:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (s *server) logTail() string { return s.proc.LogTail(20) }
 
 // freePorts returns n distinct ports that were free on 127.0.0.1 for TCP and UDP.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var closers []io.Closer
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		closers = append(closers, l)
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			continue
-		}
-		closers = append(closers, u)
-		ports = append(ports, p)
-	}
-	return ports, nil
-}
+func freePorts(n int) ([]int, error) { return harness.FreePorts(n) }

@@ -13,26 +13,20 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // What an MCS controller writes into a cluster: ServiceImports, and EndpointSlices
 // labelled with the service name and the source cluster (one slice per exporting
-// cluster and service). No kube-controller-manager runs, so nothing else writes
-// EndpointSlices.
-
-const managedBy = "bench.mcs-dns.test"
+// cluster and service), built by the harness. The types here are the benchmark's
+// compact description of them: one address per endpoint, every endpoint ready.
 
 // port is a named port.
-type port struct {
-	name  string
-	proto corev1.Protocol
-	port  int32
-}
+type port = harness.Port
 
 // service is a ServiceImport and the slices exported for it.
 type service struct {
@@ -58,45 +52,19 @@ type endpoint struct {
 }
 
 func (s service) importObject() *mcsv1beta1.ServiceImport {
-	si := &mcsv1beta1.ServiceImport{
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.namespace, Name: s.name},
-		Spec:       mcsv1beta1.ServiceImportSpec{Type: mcsv1beta1.ClusterSetIP, IPs: s.ips, IPFamilies: s.families},
-	}
-	if s.headless {
-		si.Spec.Type = mcsv1beta1.Headless
-	}
-	for _, p := range s.ports {
-		si.Spec.Ports = append(si.Spec.Ports, mcsv1beta1.ServicePort{Name: p.name, Protocol: p.proto, Port: p.port})
-	}
-	return si
+	return harness.Import{Namespace: s.namespace, Name: s.name, Headless: s.headless, IPs: s.ips, Families: s.families, Ports: s.ports}.V1beta1()
 }
 
 func (s service) sliceName(i int) string { return fmt.Sprintf("%s-%s", s.name, s.slices[i].cluster) }
 
 func (s service) sliceObject(i int) *discovery.EndpointSlice {
 	sl := s.slices[i]
-	es := &discovery.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.namespace, Name: s.sliceName(i), Labels: map[string]string{
-			mcsv1beta1.LabelServiceName:   s.name,
-			mcsv1beta1.LabelSourceCluster: sl.cluster,
-			discovery.LabelManagedBy:      managedBy,
-		}},
-		AddressType: sl.addressType,
-	}
-	for _, p := range sl.ports {
-		p := p
-		es.Ports = append(es.Ports, discovery.EndpointPort{Name: &p.name, Protocol: &p.proto, Port: &p.port})
-	}
-	ready := true
+	hs := harness.Slice{Namespace: s.namespace, Name: s.sliceName(i), Service: s.name, Cluster: sl.cluster,
+		AddressType: sl.addressType, Ports: sl.ports}
 	for _, e := range sl.endpoints {
-		ep := discovery.Endpoint{Addresses: []string{e.addr}, Conditions: discovery.EndpointConditions{Ready: &ready}}
-		if e.hostname != "" {
-			h := e.hostname
-			ep.Hostname = &h
-		}
-		es.Endpoints = append(es.Endpoints, ep)
+		hs.Endpoints = append(hs.Endpoints, harness.Ready(e.hostname, e.addr))
 	}
-	return es
+	return hs.Object()
 }
 
 func (s service) endpointCount() int {
@@ -120,18 +88,11 @@ type clients struct {
 func newClients(cp *controlplane.ControlPlane) (*clients, error) {
 	cfg := cp.AdminConfig()
 	cfg.QPS, cfg.Burst = 5000, 10000
-	kcfg := rest.CopyConfig(cfg)
-	kcfg.ContentType = "application/vnd.kubernetes.protobuf"
-	kcfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	kube, err := kubernetes.NewForConfig(kcfg)
+	c, err := harness.NewClients(cfg)
 	if err != nil {
 		return nil, err
 	}
-	mcs, err := mcsclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &clients{kube: kube, mcs: mcs}, nil
+	return &clients{kube: c.Kube, mcs: c.MCS}, nil
 }
 
 // grantCoreDNS gives the CoreDNS identity what both plugins watch: the in-tree
@@ -255,8 +216,8 @@ func addrFrom(base netip.Addr, n int) string {
 }
 
 var (
-	http80   = port{"http", corev1.ProtocolTCP, 80}
-	http8080 = port{"http", corev1.ProtocolTCP, 8080}
+	http80   = harness.TCP("http", 80)
+	http8080 = harness.TCP("http", 8080)
 	v4Only   = []corev1.IPFamily{corev1.IPv4Protocol}
 	dual     = []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
 )
@@ -286,7 +247,7 @@ func clusterSetIPService(ns, name string, ips []string, families []corev1.IPFami
 	s := service{namespace: ns, name: name, ips: ips, families: families, ports: []port{p}}
 	n := 0
 	for _, cl := range clusters {
-		sl := slice{cluster: cl, addressType: discovery.AddressTypeIPv4, ports: []port{{p.name, p.proto, 8080}}}
+		sl := slice{cluster: cl, addressType: discovery.AddressTypeIPv4, ports: []port{{Name: p.Name, Protocol: p.Protocol, Port: 8080}}}
 		for range perCluster {
 			sl.endpoints = append(sl.endpoints, endpoint{addr: addrFrom(base, n)})
 			n++

@@ -20,11 +20,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
-	"k8s.io/client-go/kubernetes"
-	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
-	"github.com/mcs-dns/multicluster/test/e2e"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 const (
@@ -63,7 +61,7 @@ func down(dir string) error {
 		fmt.Println("no demo running (no .demo/)")
 		return nil
 	}
-	if err := e2e.StopFromPIDFile(filepath.Join(dir, "coredns")); err != nil {
+	if err := harness.StopFromPIDFile(filepath.Join(dir, "coredns")); err != nil {
 		return fmt.Errorf("stopping CoreDNS: %w", err)
 	}
 	fmt.Println("==> CoreDNS stopped")
@@ -82,7 +80,7 @@ func up(root, dir string) error {
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := e2e.CoreDNSBinary(); err != nil {
+	if _, err := harness.CoreDNSBinary(); err != nil {
 		return err
 	}
 	if _, err := os.Stat(dir); err == nil {
@@ -100,7 +98,7 @@ func up(root, dir string) error {
 	ok := false
 	defer func() {
 		if !ok {
-			_ = e2e.StopFromPIDFile(filepath.Join(dir, "coredns"))
+			_ = harness.StopFromPIDFile(filepath.Join(dir, "coredns"))
 			_ = cp.Stop()
 		}
 	}()
@@ -115,7 +113,7 @@ func up(root, dir string) error {
 		return err
 	}
 	fmt.Println("==> granting CoreDNS deploy/rbac.yaml's ClusterRole (list/watch only)")
-	if err := e2e.ApplyRBAC(ctx, cp, root); err != nil {
+	if err := harness.ApplyRBAC(ctx, cp, root); err != nil {
 		return err
 	}
 
@@ -124,20 +122,15 @@ func up(root, dir string) error {
 		return err
 	}
 
-	port := preferredPort
-	if !e2e.PortFree(port) {
-		if port, err = e2e.FreePort(); err != nil {
-			return err
-		}
+	// Ephemeral ports for ready and prometheus, and for DNS if the preferred one is taken.
+	ports, err := harness.FreePorts(3)
+	if err != nil {
+		return err
+	}
+	port, readyPort, metricsPort := preferredPort, ports[1], ports[2]
+	if !harness.PortFree(port) {
+		port = ports[0]
 		fmt.Printf("    port %d is taken: using %d\n", preferredPort, port)
-	}
-	readyPort, err := e2e.FreePort()
-	if err != nil {
-		return err
-	}
-	metricsPort, err := e2e.FreePort()
-	if err != nil {
-		return err
 	}
 	corefile := fmt.Sprintf(`# The demo's CoreDNS: multicluster for clusterset.local, zone transfers allowed.
 .:%d {
@@ -155,7 +148,8 @@ func up(root, dir string) error {
 `, port, readyPort, metricsPort, corednsKubeconfig)
 	fmt.Printf("==> starting bin/coredns (detached) on 127.0.0.1:%d\n", port)
 	cdStart := time.Now()
-	dns, err := e2e.StartCoreDNS(ctx, e2e.CoreDNSOptions{Dir: filepath.Join(dir, "coredns"), Port: port, Corefile: corefile, Detach: true})
+	dns, err := harness.Start(ctx, harness.Options{Dir: filepath.Join(dir, "coredns"), Port: port, Corefile: corefile,
+		Detach: true, Wait: 30 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -169,7 +163,7 @@ func up(root, dir string) error {
 	first := "web." + namespace + ".svc.clusterset.local."
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r, err := e2e.Query(port, first, "A")
+		r, err := harness.Query(port, first, "A")
 		if err == nil && r.Status == "NOERROR" && len(r.Answer) > 0 {
 			break
 		}
@@ -184,10 +178,10 @@ func up(root, dir string) error {
 
 	fmt.Println()
 	fmt.Println("==> asking it with dig")
-	server := []string{"@127.0.0.1", "-p", strconv.Itoa(port)}
+	server := harness.Server(port)
 	short := append(append([]string{}, server...), "+noall", "+answer")
 	show := func(comment string, args ...string) error {
-		cmdline, out, err := e2e.RunDig(args...)
+		cmdline, out, err := harness.RunDig(args...)
 		if err != nil {
 			return err
 		}
@@ -247,24 +241,19 @@ Stop it all:
 // loadSample creates what MCS controllers would write for three clusters exporting three
 // services: a ClusterSetIP service, a dual-stack one, and a headless StatefulSet-like one.
 func loadSample(ctx context.Context, cp *controlplane.ControlPlane) error {
-	kube, err := kubernetes.NewForConfig(cp.AdminConfig())
+	c, err := harness.NewClients(cp.AdminConfig())
 	if err != nil {
 		return err
 	}
-	mcs, err := mcsclient.NewForConfig(cp.AdminConfig())
-	if err != nil {
-		return err
-	}
-	c := e2e.Clients{Kube: kube, MCS: mcs}
 	if err := c.Namespace(ctx, namespace); err != nil {
 		return err
 	}
 	v4 := []corev1.IPFamily{corev1.IPv4Protocol}
-	imports := []e2e.Import{
-		{Name: "web", IPs: []string{"10.100.0.10"}, Families: v4, Ports: []e2e.Port{e2e.TCP("http", 80)}},
+	imports := []harness.Import{
+		{Name: "web", IPs: []string{"10.100.0.10"}, Families: v4, Ports: []harness.Port{harness.TCP("http", 80)}},
 		{Name: "api", IPs: []string{"10.100.0.20", "fd00:100::20"}, Families: []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol},
-			Ports: []e2e.Port{e2e.TCP("grpc", 9090)}},
-		{Name: "db", Headless: true, Families: v4, Ports: []e2e.Port{e2e.TCP("pg", 5432)}},
+			Ports: []harness.Port{harness.TCP("grpc", 9090)}},
+		{Name: "db", Headless: true, Families: v4, Ports: []harness.Port{harness.TCP("pg", 5432)}},
 	}
 	for _, i := range imports {
 		i.Namespace = namespace
@@ -272,21 +261,21 @@ func loadSample(ctx context.Context, cp *controlplane.ControlPlane) error {
 			return err
 		}
 	}
-	http := []e2e.Port{e2e.TCP("http", 80)}
-	grpc := []e2e.Port{e2e.TCP("grpc", 9090)}
-	pg := []e2e.Port{e2e.TCP("pg", 5432)}
-	slices := []e2e.Slice{
-		{Name: "web-east", Service: "web", Cluster: "east", Ports: http, Endpoints: []e2e.Endpoint{e2e.Ready("", "10.1.0.10")}},
-		{Name: "web-west", Service: "web", Cluster: "west", Ports: http, Endpoints: []e2e.Endpoint{e2e.Ready("", "10.2.0.10")}},
-		{Name: "api-east", Service: "api", Cluster: "east", Ports: grpc, Endpoints: []e2e.Endpoint{e2e.Ready("", "10.1.0.20")}},
+	http := []harness.Port{harness.TCP("http", 80)}
+	grpc := []harness.Port{harness.TCP("grpc", 9090)}
+	pg := []harness.Port{harness.TCP("pg", 5432)}
+	slices := []harness.Slice{
+		{Name: "web-east", Service: "web", Cluster: "east", Ports: http, Endpoints: []harness.Endpoint{harness.Ready("", "10.1.0.10")}},
+		{Name: "web-west", Service: "web", Cluster: "west", Ports: http, Endpoints: []harness.Endpoint{harness.Ready("", "10.2.0.10")}},
+		{Name: "api-east", Service: "api", Cluster: "east", Ports: grpc, Endpoints: []harness.Endpoint{harness.Ready("", "10.1.0.20")}},
 		{Name: "api-east-v6", Service: "api", Cluster: "east", AddressType: discovery.AddressTypeIPv6, Ports: grpc,
-			Endpoints: []e2e.Endpoint{e2e.Ready("", "fd00:1::20")}},
+			Endpoints: []harness.Endpoint{harness.Ready("", "fd00:1::20")}},
 		{Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
-			Endpoints: []e2e.Endpoint{e2e.Ready("db-0", "10.1.0.30"), e2e.Ready("db-1", "10.1.0.31")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.1.0.30"), harness.Ready("db-1", "10.1.0.31")}},
 		{Name: "db-west", Service: "db", Cluster: "west", Ports: pg,
-			Endpoints: []e2e.Endpoint{e2e.Ready("db-0", "10.2.0.30"), e2e.NotReady("db-1", "10.2.0.31")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.2.0.30"), harness.NotReady("db-1", "10.2.0.31")}},
 		{Name: "db-eu-central", Service: "db", Cluster: "eu.central", Ports: pg,
-			Endpoints: []e2e.Endpoint{e2e.Ready("db-0", "10.3.0.30")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.3.0.30")}},
 	}
 	for _, s := range slices {
 		s.Namespace = namespace

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 	discovery "k8s.io/api/discovery/v1"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 )
@@ -24,15 +25,15 @@ func TestCompatCilium(t *testing.T) {
 	dumpLogOnFailure(t, s.dns)
 	ctx, c, ns, p := context.Background(), s.clients, "compat-cilium", s.port
 	mustNamespace(t, c, ns)
-	web, err := c.CiliumImport(ctx, ns, "web", "east", false, []string{"north", "west"}, TCP("http", 80))
+	web, err := c.CiliumImport(ctx, ns, "web", "east", false, []string{"north", "west"}, harness.TCP("http", 80))
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := c.CiliumImport(ctx, ns, "db", "east", true, []string{"east", "west"}, TCP("pg", 5432))
+	db, err := c.CiliumImport(ctx, ns, "db", "east", true, []string{"east", "west"}, harness.TCP("pg", 5432))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg := []Port{TCP("pg", 5432)}
+	pg := []harness.Port{harness.TCP("pg", 5432)}
 	for _, es := range []*discovery.EndpointSlice{
 		CiliumRemoteSlice(ns, "db", db.Name, "west", pg,
 			podEndpoint(ns, "db-0", "db-0", "10.20.0.10", true), podEndpoint(ns, "db-1", "db-1", "10.20.0.11", false)),
@@ -81,7 +82,7 @@ func TestCompatLighthouse(t *testing.T) {
 	if err := c.Namespace(ctx, SubmarinerNamespace); err != nil {
 		t.Logf("namespace %s: %v", SubmarinerNamespace, err)
 	}
-	http, pg := []Port{TCP("http", 80)}, []Port{TCP("pg", 5432)}
+	http, pg := []harness.Port{harness.TCP("http", 80)}, []harness.Port{harness.TCP("pg", 5432)}
 	for _, si := range []any{
 		LighthouseImport(ns, "web", false, []string{"east", "west"}, http...),
 		LighthouseImport(ns, "db", true, []string{"west"}),
@@ -137,7 +138,7 @@ func TestCompatLighthouse(t *testing.T) {
 // import answers the VIPs of the clusters that have a ready backend, and follows them.
 func TestCompatLighthouseVIPsFromSlices(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestCompatLighthouseVIPsFromSlices(t *testing.T) {
 	startTestCoreDNS(t, port, corefile)
 	ctx, c, ns := context.Background(), s.clients, "compat-lh-vips"
 	mustNamespace(t, c, ns)
-	http := []Port{TCP("http", 80)}
+	http := []harness.Port{harness.TCP("http", 80)}
 	if err := c.CreateAlphaImport(ctx, LighthouseImport(ns, "web", false, []string{"east", "west"}, http...)); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestCompatAWS(t *testing.T) {
 	dumpLogOnFailure(t, x.dns)
 	p := x.port
 	mustNamespace(t, c, ns)
-	http, pg := []Port{TCP("http", 80)}, []Port{TCP("pg", 5432)}
+	http, pg := []harness.Port{harness.TCP("http", 80)}, []harness.Port{harness.TCP("pg", 5432)}
 	webs, err := c.AWSImport(ctx, ns, "web", false, []string{"c2", "c3", "c1"}, []string{"c1", "c2"}, http...)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +242,7 @@ func TestCompatMCSAPI(t *testing.T) {
 	dumpLogOnFailure(t, s.dns)
 	ctx, c, ns, p := context.Background(), s.clients, "compat-mcsapi", s.port
 	mustNamespace(t, c, ns)
-	port80 := []Port{TCP("", 80)}
+	port80 := []harness.Port{harness.TCP("", 80)}
 	if _, err := c.MCSAPIImport(ctx, ns, "serve", false, nil, port80...); err != nil {
 		t.Fatal(err)
 	}

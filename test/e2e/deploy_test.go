@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestDeployManifests applies every manifest of deploy/ with a server-side dry run: the
@@ -29,7 +31,7 @@ import (
 func TestDeployManifests(t *testing.T) {
 	s := need(t)
 	ctx := context.Background()
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestDeployManifests(t *testing.T) {
 		kinds = append(kinds, gvk.Kind+" "+m.Obj.GetName())
 	}
 	t.Logf("dry-run applied: %s", strings.Join(kinds, ", "))
-	for _, want := range []string{"ServiceAccount coredns", "ClusterRole " + ClusterRoleName, "ClusterRoleBinding " + BindingName,
+	for _, want := range []string{"ServiceAccount coredns", "ClusterRole " + harness.ClusterRoleName, "ClusterRoleBinding " + harness.BindingName,
 		"ConfigMap coredns", "Deployment coredns", "Service kube-dns"} {
 		if !slices.Contains(kinds, want) {
 			t.Errorf("deploy/ lacks a valid %s", want)
@@ -82,11 +84,11 @@ func TestDeployManifests(t *testing.T) {
 // the kubernetes and multicluster plugins read.
 func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 	s := need(t)
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := FindManifest(ms, "ClusterRole", ClusterRoleName)
+	m, err := harness.FindManifest(ms, "ClusterRole", harness.ClusterRoleName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +120,7 @@ func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 		"multicluster.x-k8s.io/serviceimports:list", "multicluster.x-k8s.io/serviceimports:watch",
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("ClusterRole %s grants\n  %v\nwant exactly\n  %v", ClusterRoleName, got, want)
+		t.Errorf("ClusterRole %s grants\n  %v\nwant exactly\n  %v", harness.ClusterRoleName, got, want)
 	}
 
 	// What the API server says the coredns identity may do, through deploy/'s binding.
@@ -147,16 +149,16 @@ func TestDeployClusterRoleLeastPrivilege(t *testing.T) {
 func TestDeployCorefile(t *testing.T) {
 	s := need(t)
 	ctx := context.Background()
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := FindManifest(ms, "ConfigMap", "coredns")
+	m, err := harness.FindManifest(ms, "ConfigMap", "coredns")
 	if err != nil {
 		t.Fatal(err)
 	}
 	corefile, _, _ := unstructured.NestedString(m.Obj.Object, "data", "Corefile")
-	ports, err := freePorts(4)
+	ports, err := harness.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,11 +180,11 @@ func TestDeployCorefile(t *testing.T) {
 
 	ns := "deploy-corefile"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.44.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.44.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	svc := mustLocalService(t, s.clients, ns, "local")
 
 	dir := t.TempDir()
-	c, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: dir, Port: port, Corefile: corefile})
+	c, err := startCoreDNS(ctx, dir, port, corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,14 +193,14 @@ func TestDeployCorefile(t *testing.T) {
 	if err := waitReady(ctx, ready, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, err := HTTPGet("http://127.0.0.1:" + strconv.Itoa(health) + "/health"); err != nil || code != 200 {
+	if code, _, err := httpGet("http://127.0.0.1:" + strconv.Itoa(health) + "/health"); err != nil || code != 200 {
 		t.Errorf("/health: %d %v", code, err)
 	}
 	eventually(t, port, "web."+ns+".svc.clusterset.local.", "A", want{answer: []string{"A 10.44.0.1"}}, 5*time.Second)
 	expect(t, port, "local."+ns+".svc.cluster.local.", "A", want{answer: []string{"A " + svc.Spec.ClusterIP}, ttl: 30})
 	expect(t, port, "local."+ns+".svc.clusterset.local.", "A", want{rcode: "NXDOMAIN"})
 	expect(t, port, "dns-version.clusterset.local.", "TXT", want{answer: []string{`TXT "1.0.0"`}})
-	if code, body, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)); err != nil || code != 200 || !strings.Contains(body, "coredns_multicluster_service_imports") {
+	if code, body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)); err != nil || code != 200 || !strings.Contains(body, "coredns_multicluster_service_imports") {
 		t.Errorf("metrics on the Corefile's prometheus port: %d %v", code, err)
 	}
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +16,8 @@ import (
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // defaultTTL is the plugin's default TTL, also the SOA minimum (negative TTL).
@@ -46,7 +50,7 @@ func (w want) String() string {
 // authoritative; owners spelled as the query; no repeated record (RFC 2181 §5); the
 // TTL; and for NXDOMAIN and NODATA, the zone's SOA in Authority with the SOA's TTL
 // (RFC 2308). It returns the problems found.
-func verify(r *Response, qname string, w want) []string {
+func verify(r *harness.Response, qname string, w want) []string {
 	var errs []string
 	rcode := w.rcode
 	if rcode == "" {
@@ -55,7 +59,7 @@ func verify(r *Response, qname string, w want) []string {
 	if r.Status != rcode {
 		errs = append(errs, fmt.Sprintf("status %s, want %s", r.Status, rcode))
 	}
-	got := Datas(r.Answer)
+	got := harness.Datas(r.Answer)
 	sort.Strings(got)
 	exp := slices.Clone(w.answer)
 	sort.Strings(exp)
@@ -65,7 +69,7 @@ func verify(r *Response, qname string, w want) []string {
 	for _, e := range w.extra {
 		found := false
 		for _, rr := range r.Additional {
-			if strings.EqualFold(rr.Header().Name, strings.Fields(e)[0]) && Data(rr) == strings.SplitN(e, " ", 2)[1] {
+			if strings.EqualFold(rr.Header().Name, strings.Fields(e)[0]) && harness.Data(rr) == strings.SplitN(e, " ", 2)[1] {
 				found = true
 			}
 		}
@@ -119,9 +123,9 @@ func verify(r *Response, qname string, w want) []string {
 }
 
 // expect digs name/qtype on port once and checks the response.
-func expect(t *testing.T, port int, name, qtype string, w want, extra ...string) *Response {
+func expect(t *testing.T, port int, name, qtype string, w want, extra ...string) *harness.Response {
 	t.Helper()
-	r, err := Query(port, name, qtype, extra...)
+	r, err := harness.Query(port, name, qtype, extra...)
 	if err != nil {
 		t.Errorf("%s %s: %v", name, qtype, err)
 		return nil
@@ -139,7 +143,7 @@ func eventually(t *testing.T, port int, name, qtype string, w want, timeout time
 	begin := time.Now()
 	var last string
 	for {
-		r, err := Query(port, name, qtype, extra...)
+		r, err := harness.Query(port, name, qtype, extra...)
 		if err == nil {
 			errs := verify(r, dns.Fqdn(name), w)
 			if len(errs) == 0 {
@@ -165,11 +169,11 @@ type row struct {
 // expectRows asks every row with one dig process and checks each response.
 func expectRows(t *testing.T, port int, rows []row, extra ...string) {
 	t.Helper()
-	qs := make([]Question, len(rows))
+	qs := make([]harness.Question, len(rows))
 	for i, r := range rows {
-		qs[i] = Question{r.name, r.qtype}
+		qs[i] = harness.Question{Name: r.name, Type: r.qtype}
 	}
-	rs, err := QueryBatch(port, qs, extra...)
+	rs, err := harness.QueryBatch(port, qs, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +187,7 @@ func expectRows(t *testing.T, port int, rows []row, extra ...string) {
 // serial returns the zone's SOA serial.
 func serial(t *testing.T, port int) uint32 {
 	t.Helper()
-	r, err := Query(port, Zone, "SOA")
+	r, err := harness.Query(port, Zone, "SOA")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,14 +208,14 @@ func mustNamespace(t *testing.T, c Clients, name string) {
 	}
 }
 
-func mustImport(t *testing.T, c Clients, i Import, alpha bool) {
+func mustImport(t *testing.T, c Clients, i harness.Import, alpha bool) {
 	t.Helper()
 	if err := c.CreateImport(context.Background(), i, alpha); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func mustSlice(t *testing.T, c Clients, s Slice) {
+func mustSlice(t *testing.T, c Clients, s harness.Slice) {
 	t.Helper()
 	if err := c.CreateSlice(context.Background(), s); err != nil {
 		t.Fatal(err)
@@ -236,7 +240,7 @@ func mustLocalService(t *testing.T, c Clients, ns, name string) *corev1.Service 
 }
 
 // dumpLogOnFailure logs the tail of CoreDNS's log when t fails.
-func dumpLogOnFailure(t *testing.T, c *CoreDNS) {
+func dumpLogOnFailure(t *testing.T, c *harness.CoreDNS) {
 	t.Helper()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -272,7 +276,7 @@ func isSelfReview(groups, resources []string) bool {
 // metrics scrapes a prometheus endpoint into "name{labels}" -> value.
 func metrics(t *testing.T, port int) map[string]float64 {
 	t.Helper()
-	code, body, err := HTTPGet("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	code, body, err := httpGet("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
 	if err != nil || code != 200 {
 		t.Fatalf("metrics: %d %v", code, err)
 	}
@@ -331,15 +335,33 @@ func withoutServerZone(series string) string {
 	return series[:open] + "{" + strings.Join(kept, ",") + "}"
 }
 
+// startCoreDNS starts bin/coredns with corefile in dir and waits until it answers DNS
+// on port.
+func startCoreDNS(ctx context.Context, dir string, port int, corefile string) (*harness.CoreDNS, error) {
+	return harness.Start(ctx, harness.Options{Dir: dir, Port: port, Corefile: corefile, Wait: 30 * time.Second})
+}
+
 // startTestCoreDNS starts bin/coredns with corefile, answering on port, for one test:
 // it is killed when the test ends and its log is shown if the test fails.
-func startTestCoreDNS(t *testing.T, port int, corefile string) *CoreDNS {
+func startTestCoreDNS(t *testing.T, port int, corefile string) *harness.CoreDNS {
 	t.Helper()
-	c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: port, Corefile: corefile})
+	c, err := startCoreDNS(context.Background(), t.TempDir(), port, corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Kill() })
 	dumpLogOnFailure(t, c)
 	return c
+}
+
+// httpGet fetches url and returns the status code and body (for /ready, /health, /metrics).
+func httpGet(url string) (int, string, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
 }

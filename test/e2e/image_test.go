@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcs-dns/multicluster/test/image"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestImageInCluster runs the image `make image` builds the way a kube-system pod runs it:
@@ -29,7 +30,7 @@ func TestImageInCluster(t *testing.T) {
 
 	// Reproducible: a second build of the same binary has the same digest.
 	res := loadImage(t, dir, name)
-	bin, _ := CoreDNSBinary()
+	bin, _ := harness.CoreDNSBinary()
 	again, err := image.Build(image.Options{Binary: bin, Output: filepath.Join(dir, "again.tar"), Name: name, Arch: runtime.GOARCH})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func TestImageInCluster(t *testing.T) {
 
 	sa := filepath.Join(dir, "serviceaccount")
 	s.serviceAccountDir(t, ctx, sa)
-	ports, err := freePorts(4)
+	ports, err := harness.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestImageInCluster(t *testing.T) {
 
 	ns := "image-incluster"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.45.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.45.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	svc := mustLocalService(t, s.clients, ns, "local")
 
 	// The node's network, as hostNetwork would have it: the container reaches the API
@@ -75,7 +76,7 @@ func TestImageInCluster(t *testing.T) {
 	if err := waitReady(ctx, ready, 30*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, c.logs())
 	}
-	if code, body, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/health", health)); err != nil || code != 200 {
+	if code, body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/health", health)); err != nil || code != 200 {
 		t.Errorf("/health: %d %q %v", code, body, err)
 	}
 	if user := c.inspect("{{.Config.User}}"); user != "65532:65532" {
@@ -91,7 +92,7 @@ func TestImageInCluster(t *testing.T) {
 		{"dns-version.clusterset.local.", "TXT", want{answer: []string{`TXT "1.0.0"`}}},
 	})
 	// A change after start reaches it through the in-cluster watch.
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "later", IPs: []string{"10.45.0.2"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "later", IPs: []string{"10.45.0.2"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, port, "later."+ns+".svc.clusterset.local.", "A", want{answer: []string{"A 10.45.0.2"}}, 5*time.Second)
 	log := c.logs()
 	for _, bad := range []string{"kubeconfig", "Forbidden", "forbidden", "panic"} {

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // kustomize renders the kustomization in dir as `kubectl apply -k` would (kustomize's own
@@ -107,17 +109,17 @@ func TestKustomizeOverKubeadm(t *testing.T) {
 		t.Fatalf("rendered %d stock and %d patched objects, want 6 each", len(stock), len(patched))
 	}
 
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The image and the Corefile are those of deploy/'s own manifests.
-	dm, err := FindManifest(ms, "Deployment", "coredns")
+	dm, err := harness.FindManifest(ms, "Deployment", "coredns")
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantImage := containerImage(t, dm.Obj)
-	cm, err := FindManifest(ms, "ConfigMap", "coredns")
+	cm, err := harness.FindManifest(ms, "ConfigMap", "coredns")
 	if err != nil {
 		t.Fatal(err)
 	}

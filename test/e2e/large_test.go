@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestLargeHeadless: a headless service with 500 endpoints over three clusters. Over UDP
@@ -17,29 +19,29 @@ func TestLargeHeadless(t *testing.T) {
 	c := s.clients
 	ns := "large"
 	mustNamespace(t, c, ns)
-	mustImport(t, c, Import{Namespace: ns, Name: "big", Headless: true, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "big", Headless: true, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	const n = 500
 	clusters := []string{"east", "west.us", "eu"}
 	var addrs, wantSRV []string
 	for sl := 0; sl < 5; sl++ {
 		cluster := clusters[sl%len(clusters)]
-		var eps []Endpoint
+		var eps []harness.Endpoint
 		for i := sl * n / 5; i < (sl+1)*n/5; i++ {
 			addr := fmt.Sprintf("10.70.%d.%d", i/200, i%200+1)
 			host := fmt.Sprintf("big-%d", i)
-			eps = append(eps, Ready(host, addr))
+			eps = append(eps, harness.Ready(host, addr))
 			addrs = append(addrs, "A "+addr)
 			wantSRV = append(wantSRV, "SRV 80 "+fq(host+"."+cluster, "big", ns))
 		}
-		mustSlice(t, c, Slice{Namespace: ns, Name: fmt.Sprintf("big-%d", sl), Service: "big", Cluster: cluster,
-			Ports: []Port{TCP("http", 80)}, Endpoints: eps})
+		mustSlice(t, c, harness.Slice{Namespace: ns, Name: fmt.Sprintf("big-%d", sl), Service: "big", Cluster: cluster,
+			Ports: []harness.Port{harness.TCP("http", 80)}, Endpoints: eps})
 	}
 	name := fq("", "big", ns)
 	took := eventually(t, s.port, name, "A", want{answer: addrs}, 10*time.Second, "+tcp")
 	t.Logf("%d endpoints in 5 slices served over TCP %s after the last slice was created", n, took.Round(time.Millisecond))
 
 	// UDP (EDNS 1232 bytes, dig's default): truncated, TC set, no retry over TCP.
-	r, err := Query(s.port, name, "A", "+notcp", "+ignore")
+	r, err := harness.Query(s.port, name, "A", "+notcp", "+ignore")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func TestLargeHeadless(t *testing.T) {
 	}
 	t.Logf("UDP: tc=%v with %d of %d records", r.Flags["tc"], len(r.Answer), n)
 	// Without EDNS (512 bytes) too.
-	r, err = Query(s.port, name, "A", "+notcp", "+ignore", "+noedns")
+	r, err = harness.Query(s.port, name, "A", "+notcp", "+ignore", "+noedns")
 	if err != nil {
 		t.Fatal(err)
 	}

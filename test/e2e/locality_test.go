@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // The about-api ClusterProperty CRD, as kubernetes-sigs/about-api ships it
@@ -111,21 +113,21 @@ func TestLocality(t *testing.T) {
 	c := s.clients
 	ns := "locality"
 	mustNamespace(t, c, ns)
-	pg := []Port{TCP("pg", 5432)}
-	mustImport(t, c, Import{Namespace: ns, Name: "db", Headless: true, Ports: pg, TrafficDistribution: "PreferClose"}, false)
-	mustImport(t, c, Import{Namespace: ns, Name: "plain", Headless: true, Ports: pg}, false)
+	pg := []harness.Port{harness.TCP("pg", 5432)}
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "db", Headless: true, Ports: pg, TrafficDistribution: "PreferClose"}, false)
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "plain", Headless: true, Ports: pg}, false)
 	for _, svc := range []string{"db", "plain"} {
-		mustSlice(t, c, Slice{Namespace: ns, Name: svc + "-east", Service: svc, Cluster: "east", Ports: pg,
-			Endpoints: []Endpoint{Ready("db-0", "10.61.0.1")}})
-		mustSlice(t, c, Slice{Namespace: ns, Name: svc + "-east-v6", Service: svc, Cluster: "east", AddressType: "IPv6", Ports: pg,
-			Endpoints: []Endpoint{Ready("db-0", "fd00:61::1")}})
-		mustSlice(t, c, Slice{Namespace: ns, Name: svc + "-west", Service: svc, Cluster: "west", Ports: pg,
-			Endpoints: []Endpoint{Ready("db-0", "10.61.1.1")}})
-		mustSlice(t, c, Slice{Namespace: ns, Name: svc + "-north", Service: svc, Cluster: "north", Ports: pg,
-			Endpoints: []Endpoint{Ready("db-0", "10.61.2.1")}})
+		mustSlice(t, c, harness.Slice{Namespace: ns, Name: svc + "-east", Service: svc, Cluster: "east", Ports: pg,
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.61.0.1")}})
+		mustSlice(t, c, harness.Slice{Namespace: ns, Name: svc + "-east-v6", Service: svc, Cluster: "east", AddressType: "IPv6", Ports: pg,
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "fd00:61::1")}})
+		mustSlice(t, c, harness.Slice{Namespace: ns, Name: svc + "-west", Service: svc, Cluster: "west", Ports: pg,
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.61.1.1")}})
+		mustSlice(t, c, harness.Slice{Namespace: ns, Name: svc + "-north", Service: svc, Cluster: "north", Ports: pg,
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.61.2.1")}})
 	}
 
-	ports, err := freePorts(4)
+	ports, err := harness.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ clusterset.local:%[3]d {
     }
 }
 `, auto, east, west, prom, s.kubeconfig)
-	dns, err := StartCoreDNS(ctx, CoreDNSOptions{Dir: dir, Port: auto, Corefile: corefile})
+	dns, err := startCoreDNS(ctx, dir, auto, corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +194,14 @@ clusterset.local:%[3]d {
 		{plain, "AAAA", want{}},
 	})
 	// AXFR carries what queries answer.
-	rrs, out, err := Transfer(east, Zone, nil)
+	rrs, out, err := harness.Transfer(east, Zone, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dbA []string
 	for _, rr := range rrs {
-		if strings.EqualFold(rr.Header().Name, db) && Data(rr)[:2] == "A " {
-			dbA = append(dbA, Data(rr))
+		if strings.EqualFold(rr.Header().Name, db) && harness.Data(rr)[:2] == "A " {
+			dbA = append(dbA, harness.Data(rr))
 		}
 	}
 	if strings.Join(dbA, ",") != "A 10.61.0.1" {
@@ -211,28 +213,28 @@ clusterset.local:%[3]d {
 
 	// The local cluster loses its IPv4 endpoint: it still has a ready endpoint (IPv6),
 	// and A and AAAA answer the same subset, so A is empty.
-	setEast := func(v4, v6 Endpoint) func() error {
+	setEast := func(v4, v6 harness.Endpoint) func() error {
 		return func() error {
-			if err := c.UpdateSlice(ctx, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
-				Endpoints: []Endpoint{v4}}); err != nil {
+			if err := c.UpdateSlice(ctx, harness.Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
+				Endpoints: []harness.Endpoint{v4}}); err != nil {
 				return err
 			}
-			return c.UpdateSlice(ctx, Slice{Namespace: ns, Name: "db-east-v6", Service: "db", Cluster: "east", AddressType: "IPv6", Ports: pg,
-				Endpoints: []Endpoint{v6}})
+			return c.UpdateSlice(ctx, harness.Slice{Namespace: ns, Name: "db-east-v6", Service: "db", Cluster: "east", AddressType: "IPv6", Ports: pg,
+				Endpoints: []harness.Endpoint{v6}})
 		}
 	}
-	step(t, east, "east's IPv4 endpoint not ready", setEast(NotReady("db-0", "10.61.0.1"), Ready("db-0", "fd00:61::1")), db, "A", want{})
+	step(t, east, "east's IPv4 endpoint not ready", setEast(harness.NotReady("db-0", "10.61.0.1"), harness.Ready("db-0", "fd00:61::1")), db, "A", want{})
 	expect(t, east, db, "AAAA", want{answer: []string{"AAAA fd00:61::1"}})
 	// No ready endpoint left in the local cluster: every cluster answers; then back.
-	step(t, east, "east has no ready endpoint", setEast(NotReady("db-0", "10.61.0.1"), NotReady("db-0", "fd00:61::1")),
+	step(t, east, "east has no ready endpoint", setEast(harness.NotReady("db-0", "10.61.0.1"), harness.NotReady("db-0", "fd00:61::1")),
 		db, "A", want{answer: []string{"A 10.61.1.1", "A 10.61.2.1"}})
-	step(t, east, "east's endpoints ready again", setEast(Ready("db-0", "10.61.0.1"), Ready("db-0", "fd00:61::1")), db, "A", eastOnly)
+	step(t, east, "east's endpoints ready again", setEast(harness.Ready("db-0", "10.61.0.1"), harness.Ready("db-0", "fd00:61::1")), db, "A", eastOnly)
 	// The field removed, then set to PreferSameZone (read as same cluster).
 	step(t, east, "trafficDistribution removed", func() error {
-		return c.UpdateImport(ctx, Import{Namespace: ns, Name: "db", Headless: true, Ports: pg}, false)
+		return c.UpdateImport(ctx, harness.Import{Namespace: ns, Name: "db", Headless: true, Ports: pg}, false)
 	}, db, "A", all)
 	step(t, east, "trafficDistribution PreferSameZone", func() error {
-		return c.UpdateImport(ctx, Import{Namespace: ns, Name: "db", Headless: true, Ports: pg, TrafficDistribution: "PreferSameZone"}, false)
+		return c.UpdateImport(ctx, harness.Import{Namespace: ns, Name: "db", Headless: true, Ports: pg, TrafficDistribution: "PreferSameZone"}, false)
 	}, db, "A", eastOnly)
 
 	// The ClusterProperty: its CRD installed, then the object, then changed, then deleted.
@@ -286,7 +288,7 @@ func TestReadmeExamples(t *testing.T) {
 		body = body[:strings.Index(body, "\n#")]
 		for _, part := range strings.Split(body, "~~~ corefile\n")[1:] {
 			corefile := part[:strings.Index(part, "~~~")]
-			ports, err := freePorts(1)
+			ports, err := harness.FreePorts(1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -295,7 +297,7 @@ func TestReadmeExamples(t *testing.T) {
 			conf = bare.ReplaceAllString(conf, "$1$2 {\n$1    kubeconfig "+s.kubeconfig+"\n$1}")
 			n++
 			t.Run(fmt.Sprintf("%d", n), func(t *testing.T) {
-				c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: t.TempDir(), Port: ports[0], Corefile: conf})
+				c, err := startCoreDNS(context.Background(), t.TempDir(), ports[0], conf)
 				if err != nil {
 					t.Fatalf("%v\n%s", err, conf)
 				}

@@ -1,3 +1,5 @@
+// Package e2e runs the multicluster plugin for real: bin/coredns (built by `make coredns`)
+// against a real kube-apiserver and etcd (test/controlplane), queried with the real dig.
 package e2e
 
 import (
@@ -12,10 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
-
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // The suite runs one control plane (etcd + kube-apiserver, both MCS CRD versions served)
@@ -30,7 +30,7 @@ type suite struct {
 	root    string
 	cp      *controlplane.ControlPlane
 	clients Clients
-	dns     *CoreDNS
+	dns     *harness.CoreDNS
 	// Ports on 127.0.0.1: DNS of the main server block, DNS of the fallthrough block,
 	// and the ready, health and prometheus listeners.
 	port, fallPort, readyPort, healthPort, metricsPort int
@@ -102,14 +102,14 @@ func setup(ctx context.Context) (s *suite, err error) {
 		}
 	}()
 	// Only now: a missing bin/coredns is a failure, not a skip (`make coredns`).
-	if _, err := CoreDNSBinary(); err != nil {
+	if _, err := harness.CoreDNSBinary(); err != nil {
 		return s, err
 	}
 	if s.clients, err = adminClients(cp); err != nil {
 		return s, err
 	}
 	// The coredns identity gets exactly deploy/'s ClusterRole, through deploy/'s binding.
-	if err := ApplyRBAC(ctx, cp, root); err != nil {
+	if err := harness.ApplyRBAC(ctx, cp, root); err != nil {
 		return s, err
 	}
 	dir, err := os.MkdirTemp("", "mcs-e2e-coredns-")
@@ -120,7 +120,7 @@ func setup(ctx context.Context) (s *suite, err error) {
 	if err := cp.WriteKubeconfig(s.kubeconfig, controlplane.CoreDNS); err != nil {
 		return s, err
 	}
-	ports, err := freePorts(5)
+	ports, err := harness.FreePorts(5)
 	if err != nil {
 		return s, err
 	}
@@ -128,7 +128,7 @@ func setup(ctx context.Context) (s *suite, err error) {
 	if err := writeZoneFiles(dir); err != nil {
 		return s, err
 	}
-	s.dns, err = StartCoreDNS(ctx, CoreDNSOptions{Dir: dir, Port: s.port, Corefile: s.corefile(dir)})
+	s.dns, err = startCoreDNS(ctx, dir, s.port, s.corefile(dir))
 	if err != nil {
 		return s, err
 	}
@@ -212,31 +212,8 @@ func (s *suite) stop() {
 }
 
 func adminClients(cp *controlplane.ControlPlane) (Clients, error) {
-	kube, err := kubernetes.NewForConfig(cp.AdminConfig())
-	if err != nil {
-		return Clients{}, err
-	}
-	mcs, err := mcsclient.NewForConfig(cp.AdminConfig())
-	if err != nil {
-		return Clients{}, err
-	}
-	return Clients{Kube: kube, MCS: mcs}, nil
-}
-
-func freePorts(n int) ([]int, error) {
-	seen := map[int]bool{}
-	var ports []int
-	for len(ports) < n {
-		p, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		if !seen[p] {
-			seen[p] = true
-			ports = append(ports, p)
-		}
-	}
-	return ports, nil
+	c, err := harness.NewClients(cp.AdminConfig())
+	return Clients{c}, err
 }
 
 // waitReady polls the ready plugin until it answers 200.
@@ -245,7 +222,7 @@ func waitReady(ctx context.Context, port int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for {
-		code, body, err := HTTPGet(url)
+		code, body, err := httpGet(url)
 		if err == nil && code == 200 {
 			return nil
 		}

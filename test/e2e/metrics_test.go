@@ -6,6 +6,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestMetrics scrapes the prometheus plugin: the multicluster gauges match what the API
@@ -15,10 +17,10 @@ func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	ns := "metrics"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "m", IPs: []string{"10.80.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "mh", Headless: true, Ports: []Port{TCP("http", 80)}}, false)
-	mustSlice(t, s.clients, Slice{Namespace: ns, Name: "mh-east", Service: "mh", Cluster: "east", Ports: []Port{TCP("http", 80)},
-		Endpoints: []Endpoint{Ready("m-0", "10.80.1.1"), Ready("m-1", "10.80.1.2"), NotReady("m-2", "10.80.1.3")}})
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "m", IPs: []string{"10.80.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "mh", Headless: true, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustSlice(t, s.clients, harness.Slice{Namespace: ns, Name: "mh-east", Service: "mh", Cluster: "east", Ports: []harness.Port{harness.TCP("http", 80)},
+		Endpoints: []harness.Endpoint{harness.Ready("m-0", "10.80.1.1"), harness.Ready("m-1", "10.80.1.2"), harness.NotReady("m-2", "10.80.1.3")}})
 	eventually(t, s.port, fq("m-1.east", "mh", ns), "A", want{answer: []string{"A 10.80.1.2"}}, freshness)
 	eventually(t, s.port, fq("", "m", ns), "A", want{answer: []string{"A 10.80.0.1"}}, freshness)
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // inTreeCorefile is CoreDNS's own MCS support, the kubernetes plugin's multicluster
@@ -45,21 +47,21 @@ func TestMigrationFromInTree(t *testing.T) {
 	ns := "migration"
 	c := s.clients
 	mustNamespace(t, c, ns)
-	mustImport(t, c, Import{Namespace: ns, Name: "web", IPs: []string{"10.49.0.1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
-	mustImport(t, c, Import{Namespace: ns, Name: "db", Headless: true, Families: v4only, Ports: []Port{TCP("pg", 5432)}}, false)
-	mustSlice(t, c, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: []Port{TCP("pg", 5432)},
-		Endpoints: []Endpoint{Ready("db-0", "10.49.1.1")}})
-	mustSlice(t, c, Slice{Namespace: ns, Name: "db-west", Service: "db", Cluster: "west", Ports: []Port{TCP("pg", 5432)},
-		Endpoints: []Endpoint{Ready("db-1", "10.49.2.1")}})
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.49.0.1"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "db", Headless: true, Families: v4only, Ports: []harness.Port{harness.TCP("pg", 5432)}}, false)
+	mustSlice(t, c, harness.Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: []harness.Port{harness.TCP("pg", 5432)},
+		Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.49.1.1")}})
+	mustSlice(t, c, harness.Slice{Namespace: ns, Name: "db-west", Service: "db", Cluster: "west", Ports: []harness.Port{harness.TCP("pg", 5432)},
+		Endpoints: []harness.Endpoint{harness.Ready("db-1", "10.49.2.1")}})
 	// A cluster id with a dot (RFC 1123 subdomain, as the About API allows).
-	mustImport(t, c, Import{Namespace: ns, Name: "cache", Headless: true, Families: v4only, Ports: []Port{TCP("redis", 6379)}}, false)
-	mustSlice(t, c, Slice{Namespace: ns, Name: "cache-eu", Service: "cache", Cluster: "eu.west", Ports: []Port{TCP("redis", 6379)},
-		Endpoints: []Endpoint{Ready("r-0", "10.49.3.1")}})
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "cache", Headless: true, Families: v4only, Ports: []harness.Port{harness.TCP("redis", 6379)}}, false)
+	mustSlice(t, c, harness.Slice{Namespace: ns, Name: "cache-eu", Service: "cache", Cluster: "eu.west", Ports: []harness.Port{harness.TCP("redis", 6379)},
+		Endpoints: []harness.Endpoint{harness.Ready("r-0", "10.49.3.1")}})
 	// Addresses of a family the ServiceImport does not list.
-	mustImport(t, c, Import{Namespace: ns, Name: "dual", IPs: []string{"10.49.4.1", "fd00:49::1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "dual", IPs: []string{"10.49.4.1", "fd00:49::1"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, s.port, fq("r-0.eu.west", "cache", ns), "A", want{answer: []string{"A 10.49.3.1"}}, 5*time.Second)
 
-	ports, err := freePorts(4)
+	ports, err := harness.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +151,11 @@ func startWithReady(t *testing.T, ctx context.Context, port, ready int, corefile
 // answerOf is the rcode and the sorted answer section, as want.String prints them.
 func answerOf(t *testing.T, port int, name, qtype string) string {
 	t.Helper()
-	r, err := Query(port, name, qtype)
+	r, err := harness.Query(port, name, qtype)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Datas(r.Answer)
+	got := harness.Datas(r.Answer)
 	sort.Strings(got)
 	return want{rcode: r.Status, answer: slices.Clip(got)}.String()
 }
@@ -161,7 +163,7 @@ func answerOf(t *testing.T, port int, name, qtype string) string {
 // axfrNames is the set of owner names in the clusterset.local zone transfer.
 func axfrNames(t *testing.T, port int) map[string]bool {
 	t.Helper()
-	rrs, out, err := Transfer(port, Zone, nil)
+	rrs, out, err := harness.Transfer(port, Zone, nil)
 	if err != nil {
 		t.Fatalf("AXFR from port %d: %v\n%s", port, err, out)
 	}

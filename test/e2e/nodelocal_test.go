@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // nodeLocalCorefile is node-local-dns's stanza for the cluster domain, written for
@@ -41,7 +43,7 @@ func nodeLocalCorefile(port, upstream, metrics int) string {
 func TestNodeLocalDNSCache(t *testing.T) {
 	s := need(t)
 	ctx := context.Background()
-	ports, err := freePorts(2)
+	ports, err := harness.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +52,10 @@ func TestNodeLocalDNSCache(t *testing.T) {
 
 	ns := "nodelocal"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.46.0.1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "db", Headless: true, Families: v4only, Ports: []Port{TCP("pg", 5432)}}, false)
-	mustSlice(t, s.clients, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: []Port{TCP("pg", 5432)},
-		Endpoints: []Endpoint{Ready("db-0", "10.46.1.1")}})
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.46.0.1"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "db", Headless: true, Families: v4only, Ports: []harness.Port{harness.TCP("pg", 5432)}}, false)
+	mustSlice(t, s.clients, harness.Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: []harness.Port{harness.TCP("pg", 5432)},
+		Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.46.1.1")}})
 	web, db := fq("", "web", ns), fq("", "db", ns)
 	eventually(t, s.port, db, "A", want{answer: []string{"A 10.46.1.1"}}, 5*time.Second)
 
@@ -75,12 +77,12 @@ func TestNodeLocalDNSCache(t *testing.T) {
 		{fq("db-9.east", "db", ns), "A", "NXDOMAIN", nil}, // no such endpoint
 	} {
 		for pass := range 2 { // the second pass is answered from the cache
-			r, err := Query(port, q.name, q.qtype)
+			r, err := harness.Query(port, q.name, q.qtype)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Status != q.rcode || fmt.Sprint(Datas(r.Answer)) != fmt.Sprint(q.answer) {
-				t.Errorf("pass %d: %s %s through node-local: %s %v, want %s %v\n%s", pass, q.name, q.qtype, r.Status, Datas(r.Answer), q.rcode, q.answer, r.Raw)
+			if r.Status != q.rcode || fmt.Sprint(harness.Datas(r.Answer)) != fmt.Sprint(q.answer) {
+				t.Errorf("pass %d: %s %s through node-local: %s %v, want %s %v\n%s", pass, q.name, q.qtype, r.Status, harness.Datas(r.Answer), q.rcode, q.answer, r.Raw)
 				continue
 			}
 			for _, rr := range r.Answer {
@@ -97,12 +99,12 @@ func TestNodeLocalDNSCache(t *testing.T) {
 	// A negative answer is cached for the SOA's TTL; the name shows once it has passed.
 	later := fq("", "later", ns)
 	primed := time.Now()
-	if r, err := Query(port, later, "A"); err != nil || r.Status != "NXDOMAIN" {
+	if r, err := harness.Query(port, later, "A"); err != nil || r.Status != "NXDOMAIN" {
 		t.Fatalf("%s before it exists: %v %v", later, r, err)
 	}
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "later", IPs: []string{"10.46.0.2"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "later", IPs: []string{"10.46.0.2"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, s.port, later, "A", want{answer: []string{"A 10.46.0.2"}}, 3*time.Second)
-	if r, err := Query(port, later, "A"); err == nil && time.Since(primed) < 4*time.Second && r.Status != "NXDOMAIN" {
+	if r, err := harness.Query(port, later, "A"); err == nil && time.Since(primed) < 4*time.Second && r.Status != "NXDOMAIN" {
 		t.Errorf("%s %s after being created: the cached NXDOMAIN should still be served:\n%s", time.Since(primed).Round(time.Millisecond), later, r.Raw)
 	}
 	shown := waitNodeLocal(t, port, later, "A", "A 10.46.0.2", primed, defaultTTL*time.Second+2*time.Second)
@@ -110,10 +112,10 @@ func TestNodeLocalDNSCache(t *testing.T) {
 
 	// A positive answer is cached for the record's TTL; a new address shows once it passed.
 	primed = time.Now()
-	if r, err := Query(port, web, "A"); err != nil || fmt.Sprint(Datas(r.Answer)) != "[A 10.46.0.1]" {
+	if r, err := harness.Query(port, web, "A"); err != nil || fmt.Sprint(harness.Datas(r.Answer)) != "[A 10.46.0.1]" {
 		t.Fatalf("%s: %v %v", web, r, err)
 	}
-	if err := s.clients.UpdateImport(ctx, Import{Namespace: ns, Name: "web", IPs: []string{"10.46.0.9"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false); err != nil {
+	if err := s.clients.UpdateImport(ctx, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.46.0.9"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, s.port, web, "A", want{answer: []string{"A 10.46.0.9"}}, 3*time.Second)
@@ -123,7 +125,7 @@ func TestNodeLocalDNSCache(t *testing.T) {
 
 // checkNegativeSOA checks a negative answer carries the zone's SOA with a TTL no longer
 // than its minimum, the plugin's ttl: the cache must keep it no longer (RFC 2308 §5).
-func checkNegativeSOA(t *testing.T, r *Response) {
+func checkNegativeSOA(t *testing.T, r *harness.Response) {
 	t.Helper()
 	for _, rr := range r.Authority {
 		if soa, ok := rr.(*dns.SOA); ok {
@@ -141,8 +143,8 @@ func checkNegativeSOA(t *testing.T, r *Response) {
 func waitNodeLocal(t *testing.T, port int, name, qtype, answer string, primed time.Time, limit time.Duration) time.Duration {
 	t.Helper()
 	for {
-		r, err := Query(port, name, qtype)
-		if err == nil && strings.Join(Datas(r.Answer), " ") == answer {
+		r, err := harness.Query(port, name, qtype)
+		if err == nil && strings.Join(harness.Datas(r.Answer), " ") == answer {
 			return time.Since(primed)
 		}
 		if time.Since(primed) > limit {

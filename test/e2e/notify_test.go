@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // named runs BIND 9 (Debian's bind9, installed by hack/install-deps.sh) as a secondary
@@ -84,7 +86,7 @@ func TestNotifyBINDSecondary(t *testing.T) {
 	c := s.clients
 	ns := "notify"
 	mustNamespace(t, c, ns)
-	ports, err := freePorts(3)
+	ports, err := harness.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +102,7 @@ func TestNotifyBINDSecondary(t *testing.T) {
     }
 }
 `, p, bind, prom, s.kubeconfig)
-	api := Import{Namespace: ns, Name: "api", IPs: []string{"10.63.0.1"}, Ports: []Port{TCP("http", 80)}}
+	api := harness.Import{Namespace: ns, Name: "api", IPs: []string{"10.63.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}
 	mustImport(t, c, api, false)
 	startTestCoreDNS(t, p, corefile)
 	eventually(t, p, fq("", "api", ns), "A", want{answer: []string{"A 10.63.0.1"}}, 10*time.Second)
@@ -124,7 +126,7 @@ func TestNotifyBINDSecondary(t *testing.T) {
 	// A burst of 50 changes to 50 services: a few NOTIFYs, and BIND ends with all of them.
 	sentBefore := metrics(t, prom)[`coredns_multicluster_notifies_total{result="sent"}`]
 	for i := range 50 {
-		mustImport(t, c, Import{Namespace: ns, Name: fmt.Sprintf("burst-%d", i), IPs: []string{fmt.Sprintf("10.63.1.%d", i+1)}, Ports: []Port{TCP("http", 80)}}, false)
+		mustImport(t, c, harness.Import{Namespace: ns, Name: fmt.Sprintf("burst-%d", i), IPs: []string{fmt.Sprintf("10.63.1.%d", i+1)}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	}
 	took = eventually(t, bind, fq("", "burst-49", ns), "A", want{answer: []string{"A 10.63.1.50"}, foreign: true}, freshness)
 	t.Logf("burst of 50 changes: BIND has the last one %s after the last change", took.Round(time.Millisecond))

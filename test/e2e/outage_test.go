@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // prober asks the same questions over and over in the background and records every
@@ -28,9 +30,9 @@ type prober struct {
 
 func startProber(port int, rows []row) *prober {
 	p := &prober{port: port, rows: rows, stop: make(chan struct{}), done: make(chan struct{})}
-	qs := make([]Question, len(rows))
+	qs := make([]harness.Question, len(rows))
 	for i, r := range rows {
-		qs[i] = Question{r.name, r.qtype}
+		qs[i] = harness.Question{Name: r.name, Type: r.qtype}
 	}
 	go func() {
 		defer close(p.done)
@@ -40,7 +42,7 @@ func startProber(port int, rows []row) *prober {
 				return
 			default:
 			}
-			rs, err := QueryBatch(port, qs)
+			rs, err := harness.QueryBatch(port, qs)
 			p.mu.Lock()
 			p.rounds++
 			if err != nil {
@@ -91,7 +93,7 @@ func (p *prober) finish() (int, []string) {
 }
 
 // waitLog waits until CoreDNS's log contains substr.
-func waitLog(t *testing.T, c *CoreDNS, substr string, timeout time.Duration) time.Duration {
+func waitLog(t *testing.T, c *harness.CoreDNS, substr string, timeout time.Duration) time.Duration {
 	t.Helper()
 	begin := time.Now()
 	for !strings.Contains(c.Log(), substr) {
@@ -116,10 +118,10 @@ func TestOutage(t *testing.T) {
 	c := s.clients
 	ns := "outage"
 	mustNamespace(t, c, ns)
-	mustImport(t, c, Import{Namespace: ns, Name: "stable", IPs: []string{"10.60.0.1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
-	mustImport(t, c, Import{Namespace: ns, Name: "stateful", Headless: true, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
-	mustSlice(t, c, Slice{Namespace: ns, Name: "stateful-west", Service: "stateful", Cluster: "west.us", Ports: []Port{TCP("http", 80)},
-		Endpoints: []Endpoint{Ready("s-0", "10.61.0.1"), Ready("s-1", "10.61.0.2")}})
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "stable", IPs: []string{"10.60.0.1"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "stateful", Headless: true, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustSlice(t, c, harness.Slice{Namespace: ns, Name: "stateful-west", Service: "stateful", Cluster: "west.us", Ports: []harness.Port{harness.TCP("http", 80)},
+		Endpoints: []harness.Endpoint{harness.Ready("s-0", "10.61.0.1"), harness.Ready("s-1", "10.61.0.2")}})
 	rows := []row{
 		{fq("", "stable", ns), "A", want{answer: []string{"A 10.60.0.1"}}},
 		{fq("", "stateful", ns), "A", want{answer: []string{"A 10.61.0.1", "A 10.61.0.2"}}},
@@ -151,7 +153,7 @@ func TestOutage(t *testing.T) {
 	}
 	t.Logf("kube-apiserver started and ready in %s", time.Since(begin).Round(time.Millisecond))
 	p.waitRounds(t, 5)
-	mustImport(t, c, Import{Namespace: ns, Name: "after-api", IPs: []string{"10.60.0.2"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "after-api", IPs: []string{"10.60.0.2"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	took := eventually(t, s.port, fq("", "after-api", ns), "A", want{answer: []string{"A 10.60.0.2"}}, 60*time.Second)
 	t.Logf("after kube-apiserver restart: a new ServiceImport seen by dig after %s", took.Round(time.Millisecond))
 	// The relist after the restart was streamed too: the new kube-apiserver has served
@@ -179,7 +181,7 @@ func TestOutage(t *testing.T) {
 	}
 	t.Logf("etcd started, kube-apiserver ready again in %s", time.Since(begin).Round(time.Millisecond))
 	p.waitRounds(t, 5)
-	mustImport(t, c, Import{Namespace: ns, Name: "after-etcd", IPs: []string{"10.60.0.3"}, Families: v4only, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "after-etcd", IPs: []string{"10.60.0.3"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	took = eventually(t, s.port, fq("", "after-etcd", ns), "A", want{answer: []string{"A 10.60.0.3"}}, 60*time.Second)
 	t.Logf("after etcd restart: a new ServiceImport seen by dig after %s", took.Round(time.Millisecond))
 	rounds, bad := p.finish()

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mcs-dns/multicluster/test/image"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // podman runs podman with the runtime and limits that work on these machines
@@ -64,7 +65,7 @@ func needPodman(t *testing.T) {
 // into podman under name; it returns the build's result. The image is removed at cleanup.
 func loadImage(t *testing.T, dir, name string) image.Result {
 	t.Helper()
-	bin, err := CoreDNSBinary()
+	bin, err := harness.CoreDNSBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,11 +131,11 @@ func (c *container) inspect(format string) string {
 // cluster CA and the namespace. Everything is world-readable: the image runs as 65532.
 func (s *suite) serviceAccountDir(t *testing.T, ctx context.Context, dir string) {
 	t.Helper()
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := FindManifest(ms, "ServiceAccount", "coredns")
+	m, err := harness.FindManifest(ms, "ServiceAccount", "coredns")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,11 +170,11 @@ func (s *suite) serviceAccountDir(t *testing.T, ctx context.Context, dir string)
 // they use the in-cluster configuration.
 func (s *suite) deployCorefile(t *testing.T, port, ready, health, metrics int) string {
 	t.Helper()
-	ms, err := LoadManifests(s.root)
+	ms, err := harness.LoadManifests(s.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := FindManifest(ms, "ConfigMap", "coredns")
+	m, err := harness.FindManifest(ms, "ConfigMap", "coredns")
 	if err != nil {
 		t.Fatal(err)
 	}

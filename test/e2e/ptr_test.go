@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestPTR runs the kubernetes plugin and multicluster with reverse zones in one server
@@ -19,7 +20,7 @@ func TestPTR(t *testing.T) {
 	c := s.clients
 	ns := "ptr"
 	mustNamespace(t, c, ns)
-	ports, err := freePorts(2)
+	ports, err := harness.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,17 +56,17 @@ func TestPTR(t *testing.T) {
 	if vip == "" {
 		t.Fatal("the local Service got no ClusterIP")
 	}
-	pg := []Port{TCP("pg", 5432)}
-	web := Import{Namespace: ns, Name: "web", IPs: []string{"10.62.0.1"}, Ports: []Port{TCP("http", 80)}}
+	pg := []harness.Port{harness.TCP("pg", 5432)}
+	web := harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.62.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}
 	mustImport(t, c, web, false)
-	mustImport(t, c, Import{Namespace: ns, Name: "clash", IPs: []string{vip}, Ports: []Port{TCP("http", 80)}}, false)
-	mustImport(t, c, Import{Namespace: ns, Name: "db", Headless: true, Ports: pg}, false)
-	mustSlice(t, c, Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
-		Endpoints: []Endpoint{Ready("db-0", "10.62.1.1"), Ready("x", "10.62.1.9"), NotReady("db-2", "10.62.1.3")}})
-	mustSlice(t, c, Slice{Namespace: ns, Name: "db-west", Service: "db", Cluster: "west", Ports: pg,
-		Endpoints: []Endpoint{Ready("db-0", "10.62.1.2"), Ready("y", "10.62.1.9"), Ready("", "10.62.1.4")}})
-	mustSlice(t, c, Slice{Namespace: ns, Name: "db-east-v6", Service: "db", Cluster: "east", AddressType: "IPv6", Ports: pg,
-		Endpoints: []Endpoint{Ready("db-1", "fd00:62::1")}})
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "clash", IPs: []string{vip}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustImport(t, c, harness.Import{Namespace: ns, Name: "db", Headless: true, Ports: pg}, false)
+	mustSlice(t, c, harness.Slice{Namespace: ns, Name: "db-east", Service: "db", Cluster: "east", Ports: pg,
+		Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.62.1.1"), harness.Ready("x", "10.62.1.9"), harness.NotReady("db-2", "10.62.1.3")}})
+	mustSlice(t, c, harness.Slice{Namespace: ns, Name: "db-west", Service: "db", Cluster: "west", Ports: pg,
+		Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.62.1.2"), harness.Ready("y", "10.62.1.9"), harness.Ready("", "10.62.1.4")}})
+	mustSlice(t, c, harness.Slice{Namespace: ns, Name: "db-east-v6", Service: "db", Cluster: "east", AddressType: "IPv6", Ports: pg,
+		Endpoints: []harness.Endpoint{harness.Ready("db-1", "fd00:62::1")}})
 
 	rev := func(addr string) string {
 		r, err := dns.ReverseAddr(addr)

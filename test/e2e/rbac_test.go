@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestRBACForbidden: a CoreDNS whose identity is not bound to deploy/'s ClusterRole says
@@ -22,7 +23,7 @@ func TestRBACForbidden(t *testing.T) {
 	ctx := context.Background()
 	ns := "rbac"
 	mustNamespace(t, x.clients, ns)
-	mustImport(t, x.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.92.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, x.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.92.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	x.startCoreDNS(t)
 	p := x.port
 	// The start-up check's line (watch failures later have lines of their own).
@@ -34,7 +35,7 @@ func TestRBACForbidden(t *testing.T) {
 		{"dns-version." + Zone, "TXT", want{answer: []string{`TXT "1.0.0"`}}},
 		{"www.example.org.", "A", want{answer: []string{"A 192.0.2.80"}, ttl: 3600, foreign: true}},
 	})
-	code, _, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/ready", x.readyPort))
+	code, _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/ready", x.readyPort))
 	if err != nil || code == 200 {
 		t.Errorf("/ready: %d %v; want not ready while RBAC forbids the watches", code, err)
 	}
@@ -43,7 +44,7 @@ func TestRBACForbidden(t *testing.T) {
 		t.Errorf("watch_status forbidden = %v, want 1", m[`coredns_multicluster_watch_status{status="forbidden"}`])
 	}
 
-	if err := ApplyRBAC(ctx, x.cp, env.root); err != nil {
+	if err := harness.ApplyRBAC(ctx, x.cp, env.root); err != nil {
 		t.Fatal(err)
 	}
 	bound := time.Now()

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestReload: CoreDNS reloads its Corefile (SIGUSR1, what the reload plugin of deploy/'s
@@ -16,7 +18,7 @@ import (
 // settings and keeps answering and following changes.
 func TestReload(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(2)
+	ports, err := harness.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +34,7 @@ func TestReload(t *testing.T) {
 }
 `, port, ready, s.kubeconfig)
 	dir := t.TempDir()
-	c, err := StartCoreDNS(context.Background(), CoreDNSOptions{Dir: dir, Port: port, Corefile: corefile})
+	c, err := startCoreDNS(context.Background(), dir, port, corefile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestReload(t *testing.T) {
 	dumpLogOnFailure(t, c)
 	ns := "reload"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "a", IPs: []string{"10.96.1.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "a", IPs: []string{"10.96.1.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, port, fq("", "a", ns), "A", want{answer: []string{"A 10.96.1.1"}}, freshness)
 
 	if err := os.WriteFile(filepath.Join(dir, "Corefile"), []byte(strings.Replace(corefile, "ttl 5", "ttl 7", 1)), 0o644); err != nil {
@@ -51,10 +53,10 @@ func TestReload(t *testing.T) {
 	}
 	took := eventually(t, port, fq("", "a", ns), "A", want{answer: []string{"A 10.96.1.1"}, ttl: 7}, 10*time.Second)
 	t.Logf("reloaded with ttl 7 after %s", took.Round(time.Millisecond))
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "b", IPs: []string{"10.96.1.2"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "b", IPs: []string{"10.96.1.2"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, port, fq("", "b", ns), "A", want{answer: []string{"A 10.96.1.2"}, ttl: 7}, freshness)
 	expect(t, port, fq("", "nope", ns), "A", want{rcode: "NXDOMAIN", ttl: 7})
-	if code, _, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/ready", ready)); err != nil || code != 200 {
+	if code, _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/ready", ready)); err != nil || code != 200 {
 		t.Errorf("/ready after reload: %d %v", code, err)
 	}
 	if !strings.Contains(c.Log(), "Reloading complete") {

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 var deleteNow = metav1.DeleteOptions{}
@@ -20,7 +21,7 @@ var deleteNow = metav1.DeleteOptions{}
 type secondary struct {
 	cp                        *controlplane.ControlPlane
 	clients                   Clients
-	dns                       *CoreDNS
+	dns                       *harness.CoreDNS
 	port, readyPort, metricsP int
 	kubeconfig                string
 }
@@ -45,7 +46,7 @@ func startSecondary(t *testing.T, opts controlplane.Options, bind bool) *seconda
 		t.Fatal(err)
 	}
 	if bind {
-		if err := ApplyRBAC(ctx, cp, env.root); err != nil {
+		if err := harness.ApplyRBAC(ctx, cp, env.root); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,7 +61,7 @@ func startSecondary(t *testing.T, opts controlplane.Options, bind bool) *seconda
 // prometheus, and example.org from the file plugin.
 func (x *secondary) startCoreDNS(t *testing.T) {
 	t.Helper()
-	ports, err := freePorts(3)
+	ports, err := harness.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ example.org:%[1]d {
 }
 `, x.port, x.readyPort, x.metricsP, x.kubeconfig, filepath.Join(dir, "example.org.zone"))
 	begin := time.Now()
-	x.dns, err = StartCoreDNS(context.Background(), CoreDNSOptions{Dir: dir, Port: x.port, Corefile: corefile})
+	x.dns, err = startCoreDNS(context.Background(), dir, x.port, corefile)
 	if err != nil {
 		t.Fatal(err)
 	}

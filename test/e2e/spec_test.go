@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // specNamespace is loaded with a ClusterSet of three clusters (east, west.us with a dot,
@@ -29,63 +31,63 @@ const (
 func loadSpecFixture(t *testing.T, c Clients, ns string) {
 	t.Helper()
 	mustNamespace(t, c, ns)
-	imports := []Import{
+	imports := []harness.Import{
 		// ClusterSetIP: named TCP, UDP and SCTP ports, and an unnamed one.
 		{Name: "web", IPs: []string{"10.42.0.10"}, Families: v4only,
-			Ports: []Port{TCP("http", 80), UDP("dns", 53), {Port: 8080}, SCTP("sig", 9000)}},
+			Ports: []harness.Port{harness.TCP("http", 80), harness.UDP("dns", 53), {Port: 8080}, harness.SCTP("sig", 9000)}},
 		// The conformance case: tcp/42 and udp/42 make one bare-name SRV.
-		{Name: "dup", IPs: []string{"10.42.0.11"}, Families: v4only, Ports: []Port{TCP("a", 42), UDP("b", 42)}},
-		{Name: "v6", IPs: []string{"fd00:42::10"}, Families: v6only, Ports: []Port{TCP("http", 80)}},
-		{Name: "dual", IPs: []string{"10.42.0.20", "fd00:42::20"}, Families: dual, Ports: []Port{TCP("http", 80)}},
+		{Name: "dup", IPs: []string{"10.42.0.11"}, Families: v4only, Ports: []harness.Port{harness.TCP("a", 42), harness.UDP("b", 42)}},
+		{Name: "v6", IPs: []string{"fd00:42::10"}, Families: v6only, Ports: []harness.Port{harness.TCP("http", 80)}},
+		{Name: "dual", IPs: []string{"10.42.0.20", "fd00:42::20"}, Families: dual, Ports: []harness.Port{harness.TCP("http", 80)}},
 		// ipFamilies filters: the IPv6 VIP is not served.
-		{Name: "dual4", IPs: []string{"10.42.0.30", "fd00:42::30"}, Families: v4only, Ports: []Port{TCP("http", 80)}},
+		{Name: "dual4", IPs: []string{"10.42.0.30", "fd00:42::30"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}},
 		// No ipFamilies (older controllers): the families present in ips count.
-		{Name: "nofam", IPs: []string{"10.42.0.40", "fd00:42::40"}, Ports: []Port{TCP("http", 80)}},
-		{Name: "noips", Ports: []Port{TCP("http", 80)}},
+		{Name: "nofam", IPs: []string{"10.42.0.40", "fd00:42::40"}, Ports: []harness.Port{harness.TCP("http", 80)}},
+		{Name: "noips", Ports: []harness.Port{harness.TCP("http", 80)}},
 		// Headless, StatefulSet-like, dual-stack, across three clusters.
-		{Name: "db", Headless: true, Families: dual, Ports: []Port{TCP("pg", 5432)}},
+		{Name: "db", Headless: true, Families: dual, Ports: []harness.Port{harness.TCP("pg", 5432)}},
 		// Headless limited to IPv4 although a cluster exports IPv6 endpoints.
-		{Name: "hl4", Headless: true, Families: v4only, Ports: []Port{TCP("http", 80)}},
+		{Name: "hl4", Headless: true, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}},
 		// Headless with IPv6 endpoints only and no ipFamilies.
-		{Name: "hl6", Headless: true, Ports: []Port{TCP("http", 80)}},
+		{Name: "hl6", Headless: true, Ports: []harness.Port{harness.TCP("http", 80)}},
 		// Headless with no ready endpoint anywhere.
-		{Name: "down", Headless: true, Families: dual, Ports: []Port{TCP("http", 80)}},
+		{Name: "down", Headless: true, Families: dual, Ports: []harness.Port{harness.TCP("http", 80)}},
 	}
 	for _, i := range imports {
 		i.Namespace = ns
 		mustImport(t, c, i, false)
 	}
-	pg := []Port{TCP("pg", 5432)}
-	pgWest := []Port{TCP("pg", 15432)} // the port number comes from each cluster's slice
-	http := []Port{TCP("http", 80)}
-	slices := []Slice{
+	pg := []harness.Port{harness.TCP("pg", 5432)}
+	pgWest := []harness.Port{harness.TCP("pg", 15432)} // the port number comes from each cluster's slice
+	http := []harness.Port{harness.TCP("http", 80)}
+	slices := []harness.Slice{
 		// Endpoints of a ClusterSetIP service are never published.
-		{Name: "web-east", Service: "web", Cluster: "east", Ports: http, Endpoints: []Endpoint{Ready("web-0", "10.1.1.1")}},
+		{Name: "web-east", Service: "web", Cluster: "east", Ports: http, Endpoints: []harness.Endpoint{harness.Ready("web-0", "10.1.1.1")}},
 
 		{Name: "db-east-a", Service: "db", Cluster: "east", Ports: pg,
-			Endpoints: []Endpoint{Ready("db-0", "10.1.0.1"), Ready("db-1", "10.1.0.2")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.1.0.1"), harness.Ready("db-1", "10.1.0.2")}},
 		// The same endpoint again, and a second endpoint named db-1.
 		{Name: "db-east-b", Service: "db", Cluster: "east", Ports: pg,
-			Endpoints: []Endpoint{Ready("db-0", "10.1.0.1"), Ready("db-1", "10.1.0.12")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.1.0.1"), harness.Ready("db-1", "10.1.0.12")}},
 		{Name: "db-west-v4", Service: "db", Cluster: "west.us", Ports: pgWest,
-			Endpoints: []Endpoint{Ready("db-0", "10.2.0.1"), NotReady("db-2", "10.2.0.3"),
-				Terminating("db-3", "10.2.0.4"), Unset("db-4", "10.2.0.5")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.2.0.1"), harness.NotReady("db-2", "10.2.0.3"),
+				harness.Terminating("db-3", "10.2.0.4"), harness.Unset("db-4", "10.2.0.5")}},
 		{Name: "db-west-v6", Service: "db", Cluster: "west.us", AddressType: ipv6, Ports: pgWest,
-			Endpoints: []Endpoint{Ready("db-0", "fd00:2::1")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "fd00:2::1")}},
 		// Endpoints without hostnames: named after their address.
-		{Name: "db-eu-v4", Service: "db", Cluster: "eu", Ports: pg, Endpoints: []Endpoint{Ready("", "10.3.0.1")}},
-		{Name: "db-eu-v6", Service: "db", Cluster: "eu", AddressType: ipv6, Ports: pg, Endpoints: []Endpoint{Ready("", "fd00:3::")}},
+		{Name: "db-eu-v4", Service: "db", Cluster: "eu", Ports: pg, Endpoints: []harness.Endpoint{harness.Ready("", "10.3.0.1")}},
+		{Name: "db-eu-v6", Service: "db", Cluster: "eu", AddressType: ipv6, Ports: pg, Endpoints: []harness.Endpoint{harness.Ready("", "fd00:3::")}},
 		// No source-cluster label: the service name only.
-		{Name: "db-nolabel", Service: "db", Ports: pg, Endpoints: []Endpoint{Ready("db-9", "10.9.0.1")}},
+		{Name: "db-nolabel", Service: "db", Ports: pg, Endpoints: []harness.Endpoint{harness.Ready("db-9", "10.9.0.1")}},
 		// FQDN slices are ignored.
 		{Name: "db-fqdn", Service: "db", Cluster: "east", AddressType: discovery.AddressTypeFQDN, Ports: pg,
-			Endpoints: []Endpoint{Ready("db-7", "db7.example.org")}},
+			Endpoints: []harness.Endpoint{harness.Ready("db-7", "db7.example.org")}},
 
-		{Name: "hl4-east", Service: "hl4", Cluster: "east", Ports: http, Endpoints: []Endpoint{Ready("h-0", "10.4.0.1")}},
-		{Name: "hl4-east-v6", Service: "hl4", Cluster: "east", AddressType: ipv6, Ports: http, Endpoints: []Endpoint{Ready("h-1", "fd00:4::1")}},
-		{Name: "hl6-east", Service: "hl6", Cluster: "east", AddressType: ipv6, Ports: http, Endpoints: []Endpoint{Ready("h-0", "fd00:6::1")}},
+		{Name: "hl4-east", Service: "hl4", Cluster: "east", Ports: http, Endpoints: []harness.Endpoint{harness.Ready("h-0", "10.4.0.1")}},
+		{Name: "hl4-east-v6", Service: "hl4", Cluster: "east", AddressType: ipv6, Ports: http, Endpoints: []harness.Endpoint{harness.Ready("h-1", "fd00:4::1")}},
+		{Name: "hl6-east", Service: "hl6", Cluster: "east", AddressType: ipv6, Ports: http, Endpoints: []harness.Endpoint{harness.Ready("h-0", "fd00:6::1")}},
 		{Name: "down-east", Service: "down", Cluster: "east", Ports: http,
-			Endpoints: []Endpoint{NotReady("d-0", "10.5.0.1"), Terminating("d-1", "10.5.0.2")}},
+			Endpoints: []harness.Endpoint{harness.NotReady("d-0", "10.5.0.1"), harness.Terminating("d-1", "10.5.0.2")}},
 	}
 	for _, s := range slices {
 		s.Namespace = ns
@@ -326,7 +328,7 @@ func TestSpec(t *testing.T) {
 			{"missing.svc." + Zone, "TXT", want{answer: []string{`TXT "from the file plugin"`}, ttl: 30, foreign: true}},
 			{fq("", "nope", ns), "A", want{rcode: "NXDOMAIN", foreign: true}},
 		})
-		r, err := Query(s.fallPort, fq("", "nope", ns), "A")
+		r, err := harness.Query(s.fallPort, fq("", "nope", ns), "A")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,11 +366,11 @@ func TestLongNames(t *testing.T) {
 	label := func(prefix string) string { return prefix + strings.Repeat("x", 63-len(prefix)) }
 	ns, svc, host, cluster := label("long-ns-"), label("long-svc-"), label("host-"), label("cluster-")
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: svc, Headless: true, Ports: []Port{TCP("http", 80)}}, false)
-	mustSlice(t, s.clients, Slice{Namespace: ns, Name: "long", Service: svc, Cluster: cluster, Ports: []Port{TCP("http", 80)},
-		Endpoints: []Endpoint{Ready(host, "10.95.0.1")}})
-	mustSlice(t, s.clients, Slice{Namespace: ns, Name: "short", Service: svc, Cluster: "c", Ports: []Port{TCP("http", 80)},
-		Endpoints: []Endpoint{Ready("x", "10.95.0.2")}})
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: svc, Headless: true, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
+	mustSlice(t, s.clients, harness.Slice{Namespace: ns, Name: "long", Service: svc, Cluster: cluster, Ports: []harness.Port{harness.TCP("http", 80)},
+		Endpoints: []harness.Endpoint{harness.Ready(host, "10.95.0.1")}})
+	mustSlice(t, s.clients, harness.Slice{Namespace: ns, Name: "short", Service: svc, Cluster: "c", Ports: []harness.Port{harness.TCP("http", 80)},
+		Endpoints: []harness.Endpoint{harness.Ready("x", "10.95.0.2")}})
 	if n := len(host + "." + cluster + "." + fq("", svc, ns)); n <= 254 {
 		t.Fatalf("the long name is only %d octets", n)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // The plugin's informers take their initial state as a streamed list (WatchList,
@@ -43,14 +45,14 @@ func listRequests(t *testing.T, s *suite) (lists, streamed map[string]float64) {
 // and the API server counts streamed initial lists instead.
 func TestInitialListsAreStreamed(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ports[0]
 	ns := "streaming"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.98.0.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.98.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 
 	listsBefore, streamedBefore := listRequests(t, s)
 	startTestCoreDNS(t, port, fmt.Sprintf(`clusterset.local:%d {

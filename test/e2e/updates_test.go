@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // freshness is how soon dig must see a change made through the API.
@@ -40,10 +42,10 @@ func TestUpdates(t *testing.T) {
 	c := s.clients
 	ns := "updates"
 	mustNamespace(t, c, ns)
-	api := Import{Namespace: ns, Name: "api", IPs: []string{"10.50.0.1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}
-	workers := Import{Namespace: ns, Name: "workers", Headless: true, Families: dual, Ports: []Port{TCP("http", 80)}}
-	slice := Slice{Namespace: ns, Name: "workers-east", Service: "workers", Cluster: "east", Ports: []Port{TCP("http", 80)},
-		Endpoints: []Endpoint{Ready("w-0", "10.51.0.1")}}
+	api := harness.Import{Namespace: ns, Name: "api", IPs: []string{"10.50.0.1"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}
+	workers := harness.Import{Namespace: ns, Name: "workers", Headless: true, Families: dual, Ports: []harness.Port{harness.TCP("http", 80)}}
+	slice := harness.Slice{Namespace: ns, Name: "workers-east", Service: "workers", Cluster: "east", Ports: []harness.Port{harness.TCP("http", 80)},
+		Endpoints: []harness.Endpoint{harness.Ready("w-0", "10.51.0.1")}}
 	p := s.port
 
 	expect(t, p, fq("", "api", ns), "A", want{rcode: "NXDOMAIN"})
@@ -65,7 +67,7 @@ func TestUpdates(t *testing.T) {
 	step(t, p, "limit ipFamilies to IPv6", func() error { return c.UpdateImport(ctx, api, false) },
 		fq("", "api", ns), "A", want{})
 
-	api.Ports = []Port{TCP("http", 8080), TCP("admin", 9090)}
+	api.Ports = []harness.Port{harness.TCP("http", 8080), harness.TCP("admin", 9090)}
 	step(t, p, "change its ports", func() error { return c.UpdateImport(ctx, api, false) },
 		fq("", "api", ns), "SRV", want{answer: []string{"SRV 8080 " + fq("", "api", ns), "SRV 9090 " + fq("", "api", ns)}})
 	expect(t, p, fq("_admin._tcp", "api", ns), "SRV", want{answer: []string{"SRV 9090 " + fq("", "api", ns)}})
@@ -78,11 +80,11 @@ func TestUpdates(t *testing.T) {
 	step(t, p, "create an EndpointSlice", func() error { return c.CreateSlice(ctx, slice) },
 		fq("w-0.east", "workers", ns), "A", want{answer: []string{"A 10.51.0.1"}})
 
-	slice.Endpoints = append(slice.Endpoints, Ready("w-1", "10.51.0.2"))
+	slice.Endpoints = append(slice.Endpoints, harness.Ready("w-1", "10.51.0.2"))
 	step(t, p, "add an endpoint", func() error { return c.UpdateSlice(ctx, slice) },
 		fq("", "workers", ns), "A", want{answer: []string{"A 10.51.0.1", "A 10.51.0.2"}})
 
-	slice.Endpoints[0] = NotReady("w-0", "10.51.0.1")
+	slice.Endpoints[0] = harness.NotReady("w-0", "10.51.0.1")
 	step(t, p, "mark an endpoint not ready", func() error { return c.UpdateSlice(ctx, slice) },
 		fq("w-0.east", "workers", ns), "A", want{rcode: "NXDOMAIN"})
 	expect(t, p, fq("", "workers", ns), "A", want{answer: []string{"A 10.51.0.2"}})
@@ -93,8 +95,8 @@ func TestUpdates(t *testing.T) {
 	expect(t, p, fq("w-1.east", "workers", ns), "A", want{rcode: "NXDOMAIN"})
 	expect(t, p, fq("east", "workers", ns), "A", want{rcode: "NXDOMAIN"})
 
-	v6 := Slice{Namespace: ns, Name: "workers-eu-v6", Service: "workers", Cluster: "eu", AddressType: ipv6,
-		Ports: []Port{TCP("http", 80)}, Endpoints: []Endpoint{Ready("w-2", "fd00:51::2")}}
+	v6 := harness.Slice{Namespace: ns, Name: "workers-eu-v6", Service: "workers", Cluster: "eu", AddressType: ipv6,
+		Ports: []harness.Port{harness.TCP("http", 80)}, Endpoints: []harness.Endpoint{harness.Ready("w-2", "fd00:51::2")}}
 	step(t, p, "add an IPv6 slice from cluster eu", func() error { return c.CreateSlice(ctx, v6) },
 		fq("", "workers", ns), "AAAA", want{answer: []string{"AAAA fd00:51::2"}})
 

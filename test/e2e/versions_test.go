@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestBothVersionsServed: the main cluster serves v1alpha1 and v1beta1; the plugin
@@ -21,8 +22,8 @@ func TestBothVersionsServed(t *testing.T) {
 	ctx := context.Background()
 	ns := "both-versions"
 	mustNamespace(t, s.clients, ns)
-	alpha := Import{Namespace: ns, Name: "via-alpha", IPs: []string{"10.90.0.1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}
-	beta := Import{Namespace: ns, Name: "via-beta", IPs: []string{"10.90.0.2"}, Families: v4only, Ports: []Port{TCP("http", 80)}}
+	alpha := harness.Import{Namespace: ns, Name: "via-alpha", IPs: []string{"10.90.0.1"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}
+	beta := harness.Import{Namespace: ns, Name: "via-beta", IPs: []string{"10.90.0.2"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}
 	mustImport(t, s.clients, alpha, true)
 	mustImport(t, s.clients, beta, false)
 	eventually(t, s.port, fq("", "via-alpha", ns), "A", want{answer: []string{"A 10.90.0.1"}}, freshness)
@@ -61,7 +62,7 @@ func TestCRDAbsentThenV1alpha1Only(t *testing.T) {
 			{"dns-version." + Zone, "TXT", want{answer: []string{`TXT "1.0.0"`}}},
 			{"svc." + Zone, "A", want{}},
 		})
-		code, body, err := HTTPGet(fmt.Sprintf("http://127.0.0.1:%d/ready", x.readyPort))
+		code, body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/ready", x.readyPort))
 		if err != nil || code != 200 {
 			t.Errorf("/ready: %d %q %v, want 200 (a missing CRD must not hold cluster DNS unready)", code, body, err)
 		}
@@ -77,12 +78,12 @@ func TestCRDAbsentThenV1alpha1Only(t *testing.T) {
 		}
 		installed := time.Now()
 		mustNamespace(t, x.clients, ns)
-		web := Import{Namespace: ns, Name: "web", IPs: []string{"10.91.0.1"}, Families: v4only, Ports: []Port{TCP("http", 80)}}
-		db := Import{Namespace: ns, Name: "db", Headless: true, Families: dual, Ports: []Port{TCP("pg", 5432)}}
+		web := harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.91.0.1"}, Families: v4only, Ports: []harness.Port{harness.TCP("http", 80)}}
+		db := harness.Import{Namespace: ns, Name: "db", Headless: true, Families: dual, Ports: []harness.Port{harness.TCP("pg", 5432)}}
 		mustImport(t, x.clients, web, true)
 		mustImport(t, x.clients, db, true)
-		slice := Slice{Namespace: ns, Name: "db-west", Service: "db", Cluster: "west.us", Ports: []Port{TCP("pg", 5432)},
-			Endpoints: []Endpoint{Ready("db-0", "10.91.1.1")}}
+		slice := harness.Slice{Namespace: ns, Name: "db-west", Service: "db", Cluster: "west.us", Ports: []harness.Port{harness.TCP("pg", 5432)},
+			Endpoints: []harness.Endpoint{harness.Ready("db-0", "10.91.1.1")}}
 		mustSlice(t, x.clients, slice)
 		// The plugin retries discovery with a backoff of at most 10 s.
 		eventually(t, p, fq("db-0.west.us", "db", ns), "A", want{answer: []string{"A 10.91.1.1"}}, 20*time.Second)
@@ -106,7 +107,7 @@ func TestCRDAbsentThenV1alpha1Only(t *testing.T) {
 		web.IPs = []string{"10.91.0.2"}
 		step(t, p, "v1alpha1: change the VIP", func() error { return x.clients.UpdateImport(ctx, web, true) },
 			fq("", "web", ns), "A", want{answer: []string{"A 10.91.0.2"}})
-		slice.Endpoints = append(slice.Endpoints, Ready("db-1", "10.91.1.2"))
+		slice.Endpoints = append(slice.Endpoints, harness.Ready("db-1", "10.91.1.2"))
 		step(t, p, "v1alpha1: add an endpoint", func() error { return x.clients.UpdateSlice(ctx, slice) },
 			fq("db-1.west.us", "db", ns), "A", want{answer: []string{"A 10.91.1.2"}})
 		step(t, p, "v1alpha1: delete a ServiceImport", func() error {

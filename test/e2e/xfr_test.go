@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestZoneTransfer: dig AXFR through the transfer plugin returns every record that
@@ -26,7 +28,7 @@ func TestZoneTransfer(t *testing.T) {
 	// second pass so that nothing is pending between the SOA query and the transfer.
 	time.Sleep(1100 * time.Millisecond)
 	cur := serial(t, s.port)
-	rrs, out, err := Transfer(s.port, Zone, nil)
+	rrs, out, err := harness.Transfer(s.port, Zone, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func TestZoneTransfer(t *testing.T) {
 	t.Logf("AXFR: %d records, serial %d", len(rrs), first.Serial)
 
 	// A second transfer of the same serial is identical, record for record.
-	again, _, err := Transfer(s.port, Zone, nil)
+	again, _, err := harness.Transfer(s.port, Zone, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestZoneTransfer(t *testing.T) {
 		if _, ok := sets[k]; !ok {
 			order = append(order, k)
 		}
-		sets[k] = append(sets[k], Data(rr))
+		sets[k] = append(sets[k], harness.Data(rr))
 	}
 
 	// The names this namespace must contribute, cluster ids (dots included) in them.
@@ -100,11 +102,11 @@ func TestZoneTransfer(t *testing.T) {
 	}
 
 	// Every owner/type of the transfer, asked with dig (one batch): the same RRset.
-	qs := make([]Question, len(order))
+	qs := make([]harness.Question, len(order))
 	for i, k := range order {
-		qs[i] = Question{k.owner, k.qtype}
+		qs[i] = harness.Question{Name: k.owner, Type: k.qtype}
 	}
-	rs, err := QueryBatch(s.port, qs, "+tcp")
+	rs, err := harness.QueryBatch(s.port, qs, "+tcp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func TestZoneTransfer(t *testing.T) {
 	t.Logf("%d owner/type pairs of the transfer asked one by one: same answers", len(order))
 
 	// IXFR with the current serial: the SOA alone. With an older one: the whole zone.
-	ixfr, out, err := Transfer(s.port, Zone, &cur)
+	ixfr, out, err := harness.Transfer(s.port, Zone, &cur)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func TestZoneTransfer(t *testing.T) {
 		t.Errorf("IXFR=%d: %v, want the SOA with serial %d", cur, ixfr[0], cur)
 	}
 	older := cur - 1
-	full, _, err := Transfer(s.port, Zone, &older)
+	full, _, err := harness.Transfer(s.port, Zone, &older)
 	if err != nil {
 		t.Fatal(err)
 	}

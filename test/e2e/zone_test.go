@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // TestAXFRPassesNamedCheckzone: the zone this plugin transfers is a valid zone for BIND
@@ -28,7 +30,7 @@ func TestAXFRPassesNamedCheckzone(t *testing.T) {
 	loadSpecFixture(t, s.clients, ns)
 	eventually(t, s.port, fq("db-0.west.us", "db", ns), "AAAA", want{answer: []string{"AAAA fd00:2::1"}}, 5*time.Second)
 
-	rrs, out, err := Transfer(s.port, Zone, nil)
+	rrs, out, err := harness.Transfer(s.port, Zone, nil)
 	if err != nil {
 		t.Fatalf("AXFR: %v\n%s", err, out)
 	}
@@ -59,7 +61,7 @@ func TestAXFRPassesNamedCheckzone(t *testing.T) {
 // after bursts of changes; otherwise it keeps its copy until the zone expires.
 func TestSerialMonotonicAcrossRestart(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestSerialMonotonicAcrossRestart(t *testing.T) {
 	// following NOTIFYs) would.
 	var served uint32
 	for i := range 40 {
-		mustImport(t, s.clients, Import{Namespace: ns, Name: fmt.Sprintf("s%d", i), IPs: []string{fmt.Sprintf("10.97.0.%d", i+1)}, Ports: []Port{TCP("http", 80)}}, false)
+		mustImport(t, s.clients, harness.Import{Namespace: ns, Name: fmt.Sprintf("s%d", i), IPs: []string{fmt.Sprintf("10.97.0.%d", i+1)}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 		eventually(t, port, fq("", fmt.Sprintf("s%d", i), ns), "A", want{answer: []string{fmt.Sprintf("A 10.97.0.%d", i+1)}}, freshness)
 		if got := serial(t, port); int32(got-served) < 0 && served != 0 {
 			t.Fatalf("serial went back from %d to %d while running", served, got)
@@ -112,7 +114,7 @@ func TestSerialMonotonicAcrossRestart(t *testing.T) {
 // negative answers carry a well-formed SOA, and other names go to the next plugin.
 func TestRootServerBlock(t *testing.T) {
 	s := need(t)
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,14 +131,14 @@ func TestRootServerBlock(t *testing.T) {
 	c := startTestCoreDNS(t, port, corefile)
 	ns := "rootblock"
 	mustNamespace(t, s.clients, ns)
-	mustImport(t, s.clients, Import{Namespace: ns, Name: "web", IPs: []string{"10.97.1.1"}, Ports: []Port{TCP("http", 80)}}, false)
+	mustImport(t, s.clients, harness.Import{Namespace: ns, Name: "web", IPs: []string{"10.97.1.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}, false)
 	eventually(t, port, fq("", "web", ns), "A", want{answer: []string{"A 10.97.1.1"}}, freshness)
 	// expect checks that the negative answer carries the zone's SOA.
 	expect(t, port, fq("", "nope", ns), "A", want{rcode: "NXDOMAIN"})
 	expect(t, port, "ns.dns."+Zone, "A", want{answer: []string{"A 127.0.0.1"}})
 	// Outside clusterset.local the next plugin (whoami: an empty answer and the
 	// client's address in the additional section) answers.
-	r, err := Query(port, "example.org.", "A")
+	r, err := harness.Query(port, "example.org.", "A")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
+
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // Fixtures that reproduce what each MCS implementation's controllers write into a
@@ -47,6 +49,10 @@ func awsDerivedName(ns, name, cluster string) string {
 	h := sha256.Sum256([]byte(ns + name + cluster))
 	return "imported-" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(h[:]))[:10]
 }
+
+// Clients are the harness's clients with the calls that write what each implementation
+// writes.
+type Clients struct{ harness.Clients }
 
 // CreateService creates a Service and returns it with its allocated ClusterIP.
 func (c Clients) CreateService(ctx context.Context, svc *corev1.Service) (*corev1.Service, error) {
@@ -109,7 +115,7 @@ func (c Clients) UpdateEndpointSlice(ctx context.Context, es *discovery.Endpoint
 
 func ptr[T any](v T) *T { return &v }
 
-func endpointPorts(ports ...Port) []discovery.EndpointPort {
+func endpointPorts(ports ...harness.Port) []discovery.EndpointPort {
 	var out []discovery.EndpointPort
 	for _, p := range ports {
 		out = append(out, discovery.EndpointPort{Name: ptr(p.Name), Protocol: ptr(p.Protocol), Port: ptr(p.Port)})
@@ -117,7 +123,7 @@ func endpointPorts(ports ...Port) []discovery.EndpointPort {
 	return out
 }
 
-func servicePorts(ports ...Port) []corev1.ServicePort {
+func servicePorts(ports ...harness.Port) []corev1.ServicePort {
 	var out []corev1.ServicePort
 	for _, p := range ports {
 		out = append(out, corev1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port})
@@ -125,7 +131,7 @@ func servicePorts(ports ...Port) []corev1.ServicePort {
 	return out
 }
 
-func alphaPorts(ports ...Port) []mcsv1alpha1.ServicePort {
+func alphaPorts(ports ...harness.Port) []mcsv1alpha1.ServicePort {
 	out := []mcsv1alpha1.ServicePort{}
 	for _, p := range ports {
 		out = append(out, mcsv1alpha1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port})
@@ -133,7 +139,7 @@ func alphaPorts(ports ...Port) []mcsv1alpha1.ServicePort {
 	return out
 }
 
-func betaPorts(ports ...Port) []mcsv1beta1.ServicePort {
+func betaPorts(ports ...harness.Port) []mcsv1beta1.ServicePort {
 	out := []mcsv1beta1.ServicePort{}
 	for _, p := range ports {
 		out = append(out, mcsv1beta1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port})
@@ -175,7 +181,7 @@ func podEndpoint(ns, pod, host, addr string, ready bool) discovery.Endpoint {
 // getEndpointSliceObjectsStatus: Absent for ClusterSetIP, Present for Headless). For a
 // ClusterSetIP service, ips is the derived Service's ClusterIP. It returns the
 // derived Service.
-func (c Clients) CiliumImport(ctx context.Context, ns, name, localCluster string, headless bool, clusters []string, ports ...Port) (*corev1.Service, error) {
+func (c Clients) CiliumImport(ctx context.Context, ns, name, localCluster string, headless bool, clusters []string, ports ...harness.Port) (*corev1.Service, error) {
 	derived := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: mcsDerivedName(ns, name),
 			Annotations: map[string]string{"service.cilium.io/global": "true"},
@@ -214,7 +220,7 @@ func (c Clients) CiliumImport(ctx context.Context, ns, name, localCluster string
 // pkg/clustermesh/endpointslicesync/endpointslice_meta_controller.go), labelled
 // kubernetes.io/service-name=<derived> plus both MCS labels; targetRefs name pods of the
 // remote cluster, which do not exist here.
-func CiliumRemoteSlice(ns, service, derived, cluster string, ports []Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
+func CiliumRemoteSlice(ns, service, derived, cluster string, ports []harness.Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
 	return &discovery.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: derived + "-", Labels: map[string]string{
 			discovery.LabelServiceName:    derived,
@@ -230,7 +236,7 @@ func CiliumRemoteSlice(ns, service, derived, cluster string, ports []Port, eps .
 // in a cluster that also exports the service: it mirrors the derived Service's labels,
 // so it carries both MCS labels with the local cluster (service_controller.go: "so that
 // the EndpointSlices created by kube-controller-manager will also mirror that label").
-func CiliumLocalSlice(ns, service, derived, cluster string, ports []Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
+func CiliumLocalSlice(ns, service, derived, cluster string, ports []harness.Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
 	es := CiliumRemoteSlice(ns, service, derived, cluster, ports, eps...)
 	es.Labels[discovery.LabelManagedBy] = "endpointslice-controller.k8s.io"
 	return es
@@ -238,7 +244,7 @@ func CiliumLocalSlice(ns, service, derived, cluster string, ports []Port, eps ..
 
 // LocalServiceSlice is the slice kube-controller-manager writes for a cluster's own
 // Service: only kubernetes.io/service-name, no MCS label.
-func LocalServiceSlice(ns, service string, ports []Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
+func LocalServiceSlice(ns, service string, ports []harness.Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
 	return &discovery.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: service + "-", Labels: map[string]string{
 			discovery.LabelServiceName: service,
@@ -256,7 +262,7 @@ func LocalServiceSlice(ns, service string, ports []Port, eps ...discovery.Endpoi
 // enabled, ports: [] for headless services (ClusterSetIP ports are merged from the
 // slices, service_import_aggregator.go setServicePorts), one timestamp annotation per
 // exporting cluster, status.clusters listing them.
-func LighthouseImport(ns, name string, headless bool, clusters []string, ports ...Port) *mcsv1alpha1.ServiceImport {
+func LighthouseImport(ns, name string, headless bool, clusters []string, ports ...harness.Port) *mcsv1alpha1.ServiceImport {
 	si := &mcsv1alpha1.ServiceImport{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
 			Annotations: map[string]string{"lighthouse.submariner.io/use-clusterset-ip": "false"}},
@@ -277,7 +283,7 @@ func LighthouseImport(ns, name string, headless bool, clusters []string, ports .
 // the Submariner namespace (pkg/agent/controller/agent.go newServiceImport and
 // serviceExportToServiceImport): "<svc>-<ns>-<cluster>", labelled with the service
 // name, source namespace and the MCS source-cluster label; ips the local ClusterIP.
-func LighthouseLocalImport(svc, ns, cluster string, headless bool, clusterIP string, ports ...Port) *mcsv1alpha1.ServiceImport {
+func LighthouseLocalImport(svc, ns, cluster string, headless bool, clusterIP string, ports ...harness.Port) *mcsv1alpha1.ServiceImport {
 	si := &mcsv1alpha1.ServiceImport{
 		ObjectMeta: metav1.ObjectMeta{Namespace: SubmarinerNamespace, Name: svc + "-" + ns + "-" + cluster,
 			Labels: map[string]string{
@@ -301,7 +307,7 @@ func LighthouseLocalImport(svc, ns, cluster string, headless bool, clusterIP str
 // LighthouseLegacyImport is a per-cluster ServiceImport of Lighthouse <= 0.14, the only
 // kind a legacy cluster writes (pkg/agent/controller/service_import_migrator.go legacy
 // labels; service_import_migration_test.go newLegacyServiceImport).
-func LighthouseLegacyImport(svc, ns, cluster, clusterIP string, ports ...Port) *mcsv1alpha1.ServiceImport {
+func LighthouseLegacyImport(svc, ns, cluster, clusterIP string, ports ...harness.Port) *mcsv1alpha1.ServiceImport {
 	return &mcsv1alpha1.ServiceImport{
 		ObjectMeta: metav1.ObjectMeta{Namespace: SubmarinerNamespace, Name: svc + "-" + ns + "-" + cluster,
 			Annotations: map[string]string{"origin-name": svc, "origin-namespace": ns},
@@ -335,7 +341,7 @@ func lighthouseSliceMeta(ns, svc, cluster string, headless bool) metav1.ObjectMe
 // LighthouseVIPSlice is a cluster's slice of a ClusterSetIP service: one endpoint, the
 // cluster's Service VIP, ready when the cluster has a ready backend
 // (service_endpoint_slices.go clusterIPEndpointSliceFrom).
-func LighthouseVIPSlice(ns, svc, cluster, vip string, ready bool, ports ...Port) *discovery.EndpointSlice {
+func LighthouseVIPSlice(ns, svc, cluster, vip string, ready bool, ports ...harness.Port) *discovery.EndpointSlice {
 	return &discovery.EndpointSlice{
 		ObjectMeta:  lighthouseSliceMeta(ns, svc, cluster, false),
 		AddressType: discovery.AddressTypeIPv4,
@@ -347,7 +353,7 @@ func LighthouseVIPSlice(ns, svc, cluster, vip string, ready bool, ports ...Port)
 // LighthouseHeadlessSlice is a cluster's copy of one of its own slices of a headless
 // service: the endpoints and ports as the cluster's EndpointSlice controller wrote them,
 // plus the source-name label (service_endpoint_slices.go headlessEndpointSliceFrom).
-func LighthouseHeadlessSlice(ns, svc, cluster, sourceName string, ports []Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
+func LighthouseHeadlessSlice(ns, svc, cluster, sourceName string, ports []harness.Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
 	meta := lighthouseSliceMeta(ns, svc, cluster, true)
 	meta.Labels[labelSourceNameLH] = sourceName
 	return &discovery.EndpointSlice{ObjectMeta: meta, AddressType: discovery.AddressTypeIPv4, Ports: endpointPorts(ports...), Endpoints: eps}
@@ -365,7 +371,7 @@ func LighthouseHeadlessSlice(ns, svc, cluster, sourceName string, ports []Port, 
 // reconcileService, createAndGetServiceImport, updateServiceImport; utils.go
 // CreateServiceImportStruct, CreateDerivedServiceStruct). It returns the derived
 // Services by cluster.
-func (c Clients) AWSImport(ctx context.Context, ns, name string, headless bool, clusters, statusClusters []string, ports ...Port) (map[string]*corev1.Service, error) {
+func (c Clients) AWSImport(ctx context.Context, ns, name string, headless bool, clusters, statusClusters []string, ports ...harness.Port) (map[string]*corev1.Service, error) {
 	derived := map[string]*corev1.Service{}
 	var ips []string
 	var ann []map[string]string
@@ -429,7 +435,7 @@ func UseAWSServiceImportCRD(ctx context.Context, cfg *rest.Config) error {
 // (utils.go CreateEndpointSliceStruct, CreateEndpointForSlice): generateName
 // "<derived>-", both service-name labels, the source cluster; each endpoint's targetRef
 // is the derived Service and its hostname the Cloud Map instance's, when set.
-func AWSSlice(derived *corev1.Service, importName, cluster string, ports []Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
+func AWSSlice(derived *corev1.Service, importName, cluster string, ports []harness.Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
 	for i := range eps {
 		eps[i].TargetRef = &corev1.ObjectReference{Kind: "Service", Namespace: derived.Namespace, Name: derived.Name,
 			UID: derived.UID, ResourceVersion: derived.ResourceVersion}
@@ -465,7 +471,7 @@ func AWSEndpoint(host, addr string, ready bool) discovery.Endpoint {
 // (kubernetes-sigs/mcs-api demo/yaml/serviceimport.yaml, serviceimport-with-vip.yaml),
 // with the derived-service annotation the ServiceImport controller adds and its derived
 // Service (controllers/serviceimport.go).
-func (c Clients) MCSAPIImport(ctx context.Context, ns, name string, headless bool, ips []string, ports ...Port) (*corev1.Service, error) {
+func (c Clients) MCSAPIImport(ctx context.Context, ns, name string, headless bool, ips []string, ports ...harness.Port) (*corev1.Service, error) {
 	derived := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: mcsDerivedName(ns, name)},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: servicePorts(ports...)},
@@ -493,7 +499,7 @@ func (c Clients) MCSAPIImport(ctx context.Context, ns, name string, headless boo
 // multicluster.kubernetes.io/service-name), after the EndpointSlice controller added
 // kubernetes.io/service-name of the derived Service (controllers/endpointslice.go). No
 // source-cluster label.
-func MCSAPISlice(ns, service, derived, original string, ports []Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
+func MCSAPISlice(ns, service, derived, original string, ports []harness.Port, eps ...discovery.Endpoint) *discovery.EndpointSlice {
 	return &discovery.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "imported-" + original, Labels: map[string]string{
 			mcsv1beta1.LabelServiceName: service,
