@@ -60,14 +60,15 @@ var barrier = serviceKey{}
 // service.
 type controller struct {
 	kube kubernetes.Interface
-	// sliceWatch, when set, is the REST client EndpointSlices are watched with
-	// (slicewatch.go); unit tests with fake clientsets leave it nil.
-	sliceWatch rest.Interface
-	mcs        mcsclient.Interface
-	index      *index
-	zoneLen    int
-	retryMax   time.Duration
-	opts       importOptions // how ServiceImports are read (compat.go)
+	// cfg, when set, builds the REST clients the watches use (slicewatch.go,
+	// importwatch.go); unit tests with fake clientsets leave it nil and watch
+	// through the clientsets.
+	cfg      *rest.Config
+	mcs      mcsclient.Interface
+	index    *index
+	zoneLen  int
+	retryMax time.Duration
+	opts     importOptions // how ServiceImports are read (compat.go)
 
 	queue   workqueue.TypedInterface[serviceKey]
 	imports cache.SharedIndexInformer

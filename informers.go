@@ -10,9 +10,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
+	mcsscheme "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/scheme"
 )
 
 // The informers are built on list-watchers that report every list and watch call's
@@ -25,31 +28,65 @@ const (
 )
 
 // newInformers creates the EndpointSlice informer (only slices labelled with a
-// service name; watched through the sparse decoder of slicewatch.go when the
-// controller has that client) and the ServiceImport informer for the served version.
+// service name) and the ServiceImport informer for the served version. With a REST
+// config, both watch through clients that skip decoding what the informer holds
+// already (slicewatch.go, importwatch.go); lists, the fallback when the API server
+// cannot stream one, go through the clientsets.
 func (c *controller) newInformers() {
 	slices := c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
 	labelled := func(o metav1.ListOptions) metav1.ListOptions { o.LabelSelector = labelServiceName; return o }
+	watchSlices := func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		return slices.Watch(ctx, labelled(o))
+	}
+	if client := c.watchClient(resourceSlices, func(cfg *rest.Config) (rest.Interface, error) {
+		return newSliceWatchClient(cfg, c.knownSlice)
+	}); client != nil {
+		watchSlices = func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return watchResource(ctx, client, scheme.ParameterCodec, resourceSlices, labelled(o))
+		}
+	}
 	c.slices = cache.NewSharedIndexInformer(reportingListWatch(c, resourceSlices,
 		func(ctx context.Context, o metav1.ListOptions) (*discovery.EndpointSliceList, error) {
 			return slices.List(ctx, labelled(o))
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			if c.sliceWatch != nil {
-				return watchSlices(ctx, c.sliceWatch, labelled(o))
-			}
-			return slices.Watch(ctx, labelled(o))
-		}), &discovery.EndpointSlice{}, 0, cache.Indexers{})
+		}, watchSlices), &discovery.EndpointSlice{}, 0, cache.Indexers{})
 
+	var watchImports func(context.Context, metav1.ListOptions) (watch.Interface, error)
+	if client := c.watchClient(resourceImports, func(cfg *rest.Config) (rest.Interface, error) {
+		return newImportWatchClient(cfg, c.version, c.knownImport, c.noImports)
+	}); client != nil {
+		watchImports = func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return watchResource(ctx, client, mcsscheme.ParameterCodec, resourceImports, o)
+		}
+	}
 	if c.version == "v1beta1" {
 		api := c.mcs.MulticlusterV1beta1().ServiceImports(metav1.NamespaceAll)
-		c.imports = cache.NewSharedIndexInformer(reportingListWatch(c, resourceImports, api.List, api.Watch),
+		if watchImports == nil {
+			watchImports = api.Watch
+		}
+		c.imports = cache.NewSharedIndexInformer(reportingListWatch(c, resourceImports, api.List, watchImports),
 			&mcsv1beta1.ServiceImport{}, 0, cache.Indexers{})
 		return
 	}
 	api := c.mcs.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll)
-	c.imports = cache.NewSharedIndexInformer(reportingListWatch(c, resourceImports, api.List, api.Watch),
+	if watchImports == nil {
+		watchImports = api.Watch
+	}
+	c.imports = cache.NewSharedIndexInformer(reportingListWatch(c, resourceImports, api.List, watchImports),
 		&mcsv1alpha1.ServiceImport{}, 0, cache.Indexers{})
+}
+
+// watchClient builds the REST client a resource is watched with, or returns nil (the
+// clientset watches) without a REST config or when it cannot be built.
+func (c *controller) watchClient(resource string, build func(*rest.Config) (rest.Interface, error)) rest.Interface {
+	if c.cfg == nil {
+		return nil
+	}
+	client, err := build(c.cfg)
+	if err != nil {
+		log.Warningf("Watching %s through the clientset: %v", resource, err)
+		return nil
+	}
+	return client
 }
 
 // reportingListWatch is a list-watcher over list and watch that reports each call's

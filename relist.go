@@ -3,7 +3,6 @@ package multicluster
 import (
 	"fmt"
 
-	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 )
@@ -30,10 +29,10 @@ func reusing(store cache.Store, trim cache.TransformFunc) cache.TransformFunc {
 				return old, nil
 			}
 		}
-		if es, ok := obj.(*discovery.EndpointSlice); ok && isMetadataOnly(es) {
+		if m, ok := obj.(metav1.Object); ok && isMetadataOnly(m) {
 			// Cannot happen while only the reflector changes the store; should it, the
-			// error makes the reflector list again, and the slice is then decoded whole.
-			return nil, fmt.Errorf("EndpointSlice %s/%s version %s was decoded as already stored, but is not", es.Namespace, es.Name, es.ResourceVersion)
+			// error makes the reflector list again, and the object is then decoded whole.
+			return nil, fmt.Errorf("%s/%s version %s was decoded as already stored, but is not", m.GetNamespace(), m.GetName(), m.GetResourceVersion())
 		}
 		return trim(obj)
 	}
@@ -53,6 +52,21 @@ func storedVersion(store cache.Store, namespace, name, rv string) (any, bool) {
 		return old, true
 	}
 	return nil, false
+}
+
+// knownImport reports whether the ServiceImport informer holds this version of an
+// import (importwatch.go); noImports whether the informer is still on its initial
+// list, when it holds nothing a metadata pass could find.
+func (c *controller) knownImport(namespace, name, rv string) bool {
+	if c == nil || c.imports == nil {
+		return false
+	}
+	_, found := storedVersion(c.imports.GetStore(), namespace, name, rv)
+	return found
+}
+
+func (c *controller) noImports() bool {
+	return c == nil || c.imports == nil || !c.imports.HasSynced()
 }
 
 // knownSlice reports whether the EndpointSlice informer already holds this version of

@@ -228,14 +228,12 @@ func (m *MultiCluster) setNSAddrs() {
 // onStartup connects to the API server and starts the watches, then waits at most
 // startup_timeout for them to sync so the first answers are complete.
 func (m *MultiCluster) onStartup() error {
-	// The slice watch asks the controller, created next, which slice versions it
-	// holds; its first watch starts in m.ctrl.start.
-	kube, mcs, dyn, sliceWatch, err := m.clients(func(ns, name, rv string) bool { return m.ctrl.knownSlice(ns, name, rv) })
+	kube, mcs, dyn, cfg, err := m.clients()
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
 	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
-	m.ctrl.sliceWatch = sliceWatch
+	m.ctrl.cfg = cfg
 	m.ctrl.gauges = m.gauges
 	m.ctrl.opts = m.imports
 	m.ctrl.loc = m.loc
@@ -255,7 +253,7 @@ func (m *MultiCluster) onShutdown() error {
 }
 
 // clients builds the API clients from the kubeconfig, or the in-cluster config.
-func (m *MultiCluster) clients(known knownVersion) (kubernetes.Interface, mcsclient.Interface, dynamic.Interface, rest.Interface, error) {
+func (m *MultiCluster) clients() (kubernetes.Interface, mcsclient.Interface, dynamic.Interface, *rest.Config, error) {
 	var (
 		cfg *rest.Config
 		err error
@@ -291,11 +289,7 @@ func (m *MultiCluster) clients(known knownVersion) (kubernetes.Interface, mcscli
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	sliceWatch, err := newSliceWatchClient(kubeCfg, known)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	return kube, mcs, dyn, sliceWatch, nil
+	return kube, mcs, dyn, cfg, nil
 }
 
 // longestZone is the length of the longest zone, which bounds the names the

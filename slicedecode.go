@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // EndpointSlices arrive over the watch as protobuf (k8s.io/api/discovery/v1
@@ -106,14 +107,13 @@ var (
 	conditionFalse = false
 )
 
-// metadataOnly marks a slice decoded without its endpoints because the informer holds
-// its version (the annotation never comes from the API server: the decoder copies no
-// other). The transform must find the stored copy (relist.go).
-var metadataOnly = map[string]string{"multicluster.coredns.io/metadata-only": "true"}
+// metadataOnlyUID marks an object decoded without its contents because the informer
+// holds its version. The API server sets every object's UID (a UUID) and clients
+// cannot choose it, so no object from the API carries this one. The transform must
+// find the stored copy (relist.go).
+const metadataOnlyUID types.UID = "multicluster/metadata-only"
 
-func isMetadataOnly(es *discovery.EndpointSlice) bool {
-	return es.Annotations["multicluster.coredns.io/metadata-only"] == "true"
-}
+func isMetadataOnly(m metav1.Object) bool { return m.GetUID() == metadataOnlyUID }
 
 // initialEventsEnd is the annotation of the bookmark that ends a streamed list
 // (KEP-3157); the reflector reads it.
@@ -147,7 +147,7 @@ func decodeSparseSlice(b []byte, known knownVersion) (*discovery.EndpointSlice, 
 	}
 	if known != nil {
 		if known(es.Namespace, es.Name, es.ResourceVersion) {
-			es.Annotations = metadataOnly
+			es.UID = metadataOnlyUID
 			return es, nil
 		}
 		es.ObjectMeta = metav1.ObjectMeta{} // decoded again below, with the rest

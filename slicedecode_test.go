@@ -167,7 +167,7 @@ func TestSparseSliceWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := watchSlices(context.Background(), client, metav1.ListOptions{LabelSelector: labelServiceName, AllowWatchBookmarks: true})
+	w, err := watchResource(context.Background(), client, scheme.ParameterCodec, resourceSlices, metav1.ListOptions{LabelSelector: labelServiceName, AllowWatchBookmarks: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,14 +37,15 @@ func newSliceWatchClient(cfg *rest.Config, known knownVersion) (rest.Interface, 
 	return rest.RESTClientFor(c)
 }
 
-// watchSlices is the typed client's EndpointSlices().Watch over client.
-func watchSlices(ctx context.Context, client rest.Interface, o metav1.ListOptions) (watch.Interface, error) {
+// watchResource is what a typed client's Watch does, over client; params encodes the
+// options for the client's group version.
+func watchResource(ctx context.Context, client rest.Interface, params runtime.ParameterCodec, resource string, o metav1.ListOptions) (watch.Interface, error) {
 	var timeout time.Duration
 	if o.TimeoutSeconds != nil {
 		timeout = time.Duration(*o.TimeoutSeconds) * time.Second
 	}
 	o.Watch = true
-	return client.Get().Resource("endpointslices").VersionedParams(&o, scheme.ParameterCodec).Timeout(timeout).Watch(ctx)
+	return client.Get().Resource(resource).VersionedParams(&o, params).Timeout(timeout).Watch(ctx)
 }
 
 // sparseSliceSerializer is client-go's serializer with the protobuf decoders replaced:

@@ -1,0 +1,106 @@
+package multicluster
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
+	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
+	mcsscheme "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/scheme"
+)
+
+// A relist over the JSON watch: imports the informer holds come as metadata only, the
+// others (and everything before the informer synced) whole, in both API versions.
+func TestImportWatchDecodesKnownVersionsAsMetadata(t *testing.T) {
+	beta := &mcsv1beta1.ServiceImport{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "multicluster.x-k8s.io/v1beta1", Kind: "ServiceImport"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", ResourceVersion: "41", UID: "9a1f"},
+		Spec: mcsv1beta1.ServiceImportSpec{Type: mcsv1beta1.ClusterSetIP, IPs: []string{"10.42.0.1"},
+			Ports: []mcsv1beta1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}}},
+	}
+	alpha := &mcsv1alpha1.ServiceImport{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "multicluster.x-k8s.io/v1alpha1", Kind: "ServiceImport"},
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop", ResourceVersion: "42", UID: "9a20"},
+		Spec:       mcsv1alpha1.ServiceImportSpec{Type: mcsv1alpha1.Headless},
+	}
+	for _, tc := range []struct {
+		version string
+		obj     any
+		name    string
+		rv      string
+	}{
+		{"v1beta1", beta, "web", "41"},
+		{"v1alpha1", alpha, "db", "42"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			raw, err := json.Marshal(tc.obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				for range 2 {
+					ev, _ := json.Marshal(map[string]any{"type": "ADDED", "object": json.RawMessage(raw)})
+					_, _ = w.Write(append(ev, '\n'))
+				}
+			}))
+			defer srv.Close()
+
+			for _, c := range []struct {
+				what          string
+				synced, known bool
+				metadataOnly  bool
+			}{
+				{"initial list", false, false, false},
+				{"initial list, known (not asked)", false, true, false},
+				{"relist, new version", true, false, false},
+				{"relist, version held", true, true, true},
+			} {
+				known := func(ns, name, rv string) bool {
+					return c.known && ns == "shop" && name == tc.name && rv == tc.rv
+				}
+				client, err := newImportWatchClient(&rest.Config{Host: srv.URL}, tc.version, known, func() bool { return !c.synced })
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, err := watchResource(context.Background(), client, mcsscheme.ParameterCodec, resourceImports, metav1.ListOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for ev := range w.ResultChan() {
+					n++
+					m, ok := ev.Object.(metav1.Object)
+					if ev.Type != watch.Added || !ok || m.GetName() != tc.name || m.GetNamespace() != "shop" || m.GetResourceVersion() != tc.rv {
+						t.Fatalf("%s: event %s %#v", c.what, ev.Type, ev.Object)
+					}
+					if got := isMetadataOnly(m); got != c.metadataOnly {
+						t.Errorf("%s: metadata only %v, want %v", c.what, got, c.metadataOnly)
+					}
+					full := true
+					switch o := ev.Object.(type) {
+					case *mcsv1beta1.ServiceImport:
+						full = o.Spec.Type != ""
+					case *mcsv1alpha1.ServiceImport:
+						full = o.Spec.Type != ""
+					default:
+						t.Fatalf("%s: %T", c.what, ev.Object)
+					}
+					if full == c.metadataOnly {
+						t.Errorf("%s: spec decoded %v", c.what, full)
+					}
+				}
+				if n != 2 {
+					t.Errorf("%s: %d events", c.what, n)
+				}
+			}
+		})
+	}
+}
