@@ -131,26 +131,31 @@ type knownVersion func(namespace, name, rv string) bool
 func decodeSparseSlice(b []byte, known knownVersion) (*discovery.EndpointSlice, error) {
 	es := &discovery.EndpointSlice{}
 	n := 0
+	var meta []byte
 	count := wireReader{b: b}
 	for num, typ, val, _, ok := count.next(); ok; num, typ, val, _, ok = count.next() {
 		switch {
 		case num == 2 && typ == wireLen:
 			n++
-		case num == 1 && typ == wireLen && known != nil:
-			if err := decodeSparseMeta(val, &es.ObjectMeta); err != nil {
-				return nil, err
-			}
+		case num == 1 && typ == wireLen:
+			meta = val
 		}
 	}
 	if count.err != nil {
 		return nil, count.err
 	}
-	if known != nil {
-		if known(es.Namespace, es.Name, es.ResourceVersion) {
-			es.UID = metadataOnlyUID
+	if known != nil && meta != nil {
+		// Identity only: no labels, no annotations (the transform hands on the stored
+		// copy, which has what they gave).
+		id, err := metaIdentity(meta)
+		if err != nil {
+			return nil, err
+		}
+		if known(id.Namespace, id.Name, id.ResourceVersion) {
+			id.UID = metadataOnlyUID
+			es.ObjectMeta = id
 			return es, nil
 		}
-		es.ObjectMeta = metav1.ObjectMeta{} // decoded again below, with the rest
 	}
 	// One allocation each for the endpoints, their (first) addresses and their
 	// hostnames, instead of one per endpoint.
@@ -186,6 +191,27 @@ func decodeSparseSlice(b []byte, known knownVersion) (*discovery.EndpointSlice, 
 		}
 	}
 	return es, r.err
+}
+
+// metaIdentity reads name, namespace and resource version (the last occurrence of
+// each, as a merge of repeated metadata fields would give).
+func metaIdentity(b []byte) (metav1.ObjectMeta, error) {
+	var m metav1.ObjectMeta
+	r := wireReader{b: b}
+	for num, typ, val, _, ok := r.next(); ok; num, typ, val, _, ok = r.next() {
+		if typ != wireLen {
+			continue
+		}
+		switch num {
+		case 1:
+			m.Name = string(val)
+		case 3:
+			m.Namespace = string(val)
+		case 6:
+			m.ResourceVersion = string(val)
+		}
+	}
+	return m, r.err
 }
 
 func decodeSparseMeta(b []byte, m *metav1.ObjectMeta) error {
