@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
@@ -143,32 +141,9 @@ func (c *clients) create(ctx context.Context, svcs []service, workers int) error
 	if err := c.namespaces(ctx, svcs); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		next    atomic.Int64
-		errOnce sync.Once
-		first   error
-		wg      sync.WaitGroup
-	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(svcs) || ctx.Err() != nil {
-					return
-				}
-				if err := c.createService(ctx, svcs[i]); err != nil {
-					errOnce.Do(func() { first = err; cancel() })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return first
+	return parallel(ctx, len(svcs), workers, func(ctx context.Context, i int) error {
+		return c.createService(ctx, svcs[i])
+	})
 }
 
 func (c *clients) createService(ctx context.Context, s service) error {
