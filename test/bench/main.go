@@ -270,12 +270,16 @@ func (b *bench) pids() []int {
 	return pids
 }
 
+// apiserverReadyTimeout bounds the wait for kube-apiserver's readiness: after a
+// restart at 100,000 ServiceImports its watch caches take over a minute to fill.
+const apiserverReadyTimeout = 10 * time.Minute
+
 // startPlane starts a fresh control plane, lets CoreDNS's identity watch what both
 // plugins need, and writes CoreDNS's kubeconfig.
 func (b *bench) startPlane(ctx context.Context, name string) error {
 	b.stopPlane()
 	dir := filepath.Join(b.opts.out, name)
-	cp, err := controlplane.Start(ctx, controlplane.Options{WorkDir: dir})
+	cp, err := controlplane.Start(ctx, controlplane.Options{WorkDir: dir, ReadyTimeout: apiserverReadyTimeout})
 	if err != nil {
 		return err
 	}
