@@ -288,11 +288,13 @@ func (b *bench) measureScale(ctx context.Context, pt *scalePoint, last service, 
 		}
 		pids = append(pids, servers[c].pid)
 	}
-	// Allocation profiles before and after the relist show what it allocates.
+	// Allocation profiles before and after the relist show what it allocates. Both
+	// collect first: a profile's counts are as of the last collection, and a relist
+	// that allocates less than one cycle's worth would otherwise show nothing.
 	before := map[contender]string{}
 	for _, c := range who {
 		before[c] = b.path("profiles", fmt.Sprintf("relist-%s-%s-before.pb.gz", pt.id(), c))
-		if err := fetch(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", servers[c].opts.corefile.pprofPort), before[c]); err != nil {
+		if err := fetch(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", servers[c].opts.corefile.pprofPort), before[c]); err != nil {
 			return err
 		}
 	}
@@ -490,7 +492,7 @@ func heapTotal(top string) int64 {
 // allocations since the profile at base.
 func (b *bench) allocDiff(ctx context.Context, s *server, base, name string) string {
 	path := b.path("profiles", name+"-after.pb.gz")
-	if err := fetch(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", s.opts.corefile.pprofPort), path); err != nil {
+	if err := fetch(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", s.opts.corefile.pprofPort), path); err != nil {
 		log.Printf("heap profile of %s: %v", s.kind, err)
 		return ""
 	}
