@@ -99,7 +99,6 @@ func (b *bench) churn(ctx context.Context, pt *scalePoint, svcs []service, serve
 		mu      sync.Mutex
 		writes  []float64
 		wg      sync.WaitGroup
-		seq     atomic.Int64
 		next    int
 		sent    int
 		failed  int
@@ -135,7 +134,7 @@ func (b *bench) churn(ctx context.Context, pt *scalePoint, svcs []service, serve
 		go func() {
 			defer wg.Done()
 			defer u.busy.Store(false)
-			addr := addrFrom(netip.MustParseAddr("100.64.0.0"), int(seq.Add(1)))
+			addr := addrFrom(netip.MustParseAddr("100.64.0.0"), int(b.churnSeq.Add(1)))
 			d, w, err := b.churnOne(ctx, u, addr, servers, who, dnsc)
 			mu.Lock()
 			defer mu.Unlock()

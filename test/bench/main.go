@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -253,6 +254,10 @@ type bench struct {
 	zoneFile   string
 
 	res results
+	// churnSeq numbers the churn's new addresses across all points of a run: a point
+	// grows the previous one's ClusterSet, and an address written there before would
+	// be answered at once.
+	churnSeq atomic.Int64
 }
 
 // pids lists our long-running processes, for the CPU meter.
