@@ -29,7 +29,7 @@ type plotPanel struct {
 // time from process start to the last service answering: an SVG that needs no tool.
 func scalePlot(points []scalePoint) string {
 	rss := plotPanel{title: "RSS against endpoints", yUnit: "MiB"}
-	ready := plotPanel{title: "Process start to every name served", yUnit: "s"}
+	ready := plotPanel{title: "Process start to every name served (/ready)", yUnit: "s"}
 	for _, series := range []string{"imports", "endpoints"} {
 		var pts []scalePoint
 		for _, p := range points {
@@ -60,8 +60,8 @@ func scalePlot(points []scalePoint) string {
 					steady.pts = append(steady.pts, [2]float64{x, mib(r.Steady)})
 					peak.pts = append(peak.pts, [2]float64{x, mib(r.RelistPeak)})
 				}
-				if r.AnswerSecs > 0 {
-					answer.pts = append(answer.pts, [2]float64{x, r.AnswerSecs})
+				if r.servedSecs() > 0 {
+					answer.pts = append(answer.pts, [2]float64{x, r.servedSecs()})
 				}
 			}
 			rss.lines = append(rss.lines, steady)

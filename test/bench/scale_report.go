@@ -26,7 +26,7 @@ func (b *bench) scaleReport() string {
 	p("![RSS and time to every name served against endpoints](%s)\n\n", scalePlotFile)
 
 	p("#### Goals, as ratios measured in this run\n\n")
-	p("| ClusterSet | steady RSS (c) / (b) (goal ≤ 0.5×) | the same above the binary's own RSS | relist peak / steady (c) (goal ≤ 1.3×) | relist peak / steady (b) | live heap per endpoint (c) / (b) | every name served (c) / (b) | API write → answer p99 under churn (c) / (b) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	p("| ClusterSet | steady RSS (c) / (b) (goal ≤ 0.5×) | the same above the binary's own RSS | relist peak / steady (c) (goal ≤ 1.3×) | relist peak / steady (b) | live heap per endpoint (c) / (b) | every name served (c) / (b) (the later of /ready and the last service answering) | API write → answer p99 under churn (c) / (b) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, pt := range r.Scale {
 		bb, c := pt.result(inTree), pt.result(ours)
 		churn := "–"
@@ -38,7 +38,7 @@ func (b *bench) scaleReport() string {
 			fmtRatio(ratio(float64(c.Steady), float64(bb.Steady))), mib(c.Steady), mib(bb.Steady),
 			fmtRatio(ratio(float64(c.Steady-r.BaselineRSS), float64(bb.Steady-r.BaselineRSS))),
 			fmtRatio(ratio(float64(c.RelistPeak), float64(c.Steady))), fmtRatio(ratio(float64(bb.RelistPeak), float64(bb.Steady))),
-			perEndpoint(c.HeapLive, pt), perEndpoint(bb.HeapLive, pt), c.AnswerSecs, bb.AnswerSecs, churn)
+			perEndpoint(c.HeapLive, pt), perEndpoint(bb.HeapLive, pt), c.servedSecs(), bb.servedSecs(), churn)
 	}
 	p("\n")
 
@@ -167,3 +167,8 @@ func perEndpoint(heap int64, p scalePoint) float64 {
 	}
 	return float64(heap) / float64(p.Endpoints)
 }
+
+// servedSecs is the time from process start until every name is served: the later of
+// /ready (synced: every object seen) and the last-created service answering (a
+// ClusterSetIP service answers from its import before its slices are all in).
+func (r scaleResult) servedSecs() float64 { return max(r.ReadySecs, r.AnswerSecs) }
