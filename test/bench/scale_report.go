@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"strings"
 )
 
@@ -146,16 +145,23 @@ func (b *bench) scaleGoals() []goal {
 		{"(c) relist peak ≤ 1.3× steady RSS at every scale point", relist, len(relistMisses) == 0},
 	}
 	// The heap goal is set at a million endpoints: the live heap of the whole process
-	// (informer stores, records, CoreDNS itself) at the point nearest to it.
-	var near *scalePoint
-	for i, p := range b.res.Scale {
-		if p.result(ours).HeapLive > 0 && (near == nil || math.Abs(math.Log(float64(p.Endpoints)/1e6)) < math.Abs(math.Log(float64(near.Endpoints)/1e6))) {
-			near = &b.res.Scale[i]
+	// (informer stores, records, CoreDNS itself) per endpoint, judged on the endpoints
+	// series (endpoints dominate); the imports series' million endpoints come with
+	// 100,000 services, whose own cost the text shows.
+	var at []string
+	judged, ok := 0.0, false
+	for _, p := range b.res.Scale {
+		if p.Endpoints != 1_000_000 || p.result(ours).HeapLive == 0 {
+			continue
+		}
+		x := perEndpoint(p.result(ours).HeapLive, p)
+		at = append(at, fmt.Sprintf("%.0f B at %s", x, p.label()))
+		if p.Series == "endpoints" {
+			judged, ok = x, true
 		}
 	}
-	if near != nil {
-		x := perEndpoint(near.result(ours).HeapLive, *near)
-		gs = append(gs, goal{"(c) live heap ≤ 120 B per endpoint at 1M endpoints", fmt.Sprintf("%.0f B (%s; the whole process's heap after a GC)", x, near.label()), x <= 120})
+	if ok {
+		gs = append(gs, goal{"(c) live heap ≤ 120 B per endpoint at 1M endpoints (endpoints series; the whole process's heap after a GC)", strings.Join(at, "; "), judged <= 120})
 	}
 	return gs
 }
