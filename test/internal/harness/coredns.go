@@ -88,6 +88,13 @@ func Start(ctx context.Context, opts Options) (*CoreDNS, error) {
 			return nil, err
 		}
 	}
+	// CoreDNS runs in Dir and is given the Corefile's path: a relative Dir would be
+	// resolved twice.
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Dir = dir
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, err
 	}
