@@ -197,24 +197,14 @@ func decodeSparseSlice(b []byte, known knownVersion) (*discovery.EndpointSlice, 
 // each, as a merge of repeated metadata fields would give).
 func metaIdentity(b []byte) (metav1.ObjectMeta, error) {
 	var m metav1.ObjectMeta
-	r := wireReader{b: b}
-	for num, typ, val, _, ok := r.next(); ok; num, typ, val, _, ok = r.next() {
-		if typ != wireLen {
-			continue
-		}
-		switch num {
-		case 1:
-			m.Name = string(val)
-		case 3:
-			m.Namespace = string(val)
-		case 6:
-			m.ResourceVersion = string(val)
-		}
-	}
-	return m, r.err
+	return m, decodeMeta(b, &m, false)
 }
 
-func decodeSparseMeta(b []byte, m *metav1.ObjectMeta) error {
+func decodeSparseMeta(b []byte, m *metav1.ObjectMeta) error { return decodeMeta(b, m, true) }
+
+// decodeMeta reads the identity and, with labels, the labels sliceFromDiscovery reads
+// and the annotation the reflector reads.
+func decodeMeta(b []byte, m *metav1.ObjectMeta, labels bool) error {
 	r := wireReader{b: b}
 	for num, typ, val, _, ok := r.next(); ok; num, typ, val, _, ok = r.next() {
 		if typ != wireLen {
@@ -227,10 +217,19 @@ func decodeSparseMeta(b []byte, m *metav1.ObjectMeta) error {
 			m.Namespace = string(val)
 		case 6:
 			m.ResourceVersion = string(val)
-		case 11:
+		case 11, 12:
+			if !labels {
+				continue
+			}
 			k, v, err := mapEntry(val)
 			if err != nil {
 				return err
+			}
+			if num == 12 {
+				if string(k) == initialEventsEnd {
+					m.Annotations = map[string]string{initialEventsEnd: string(v)}
+				}
+				continue
 			}
 			// Only the labels sliceFromDiscovery reads.
 			switch string(k) {
@@ -239,14 +238,6 @@ func decodeSparseMeta(b []byte, m *metav1.ObjectMeta) error {
 					m.Labels = make(map[string]string, 3)
 				}
 				m.Labels[string(k)] = string(v)
-			}
-		case 12:
-			k, v, err := mapEntry(val)
-			if err != nil {
-				return err
-			}
-			if string(k) == initialEventsEnd {
-				m.Annotations = map[string]string{initialEventsEnd: string(v)}
 			}
 		}
 	}
