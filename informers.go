@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	discovery "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -87,6 +88,17 @@ func (c *controller) watchClient(resource string, build func(*rest.Config) (rest
 		return nil
 	}
 	return client
+}
+
+// watchResource is what a typed client's Watch does, over client; params encodes the
+// options for the client's group version.
+func watchResource(ctx context.Context, client rest.Interface, params runtime.ParameterCodec, resource string, o metav1.ListOptions) (watch.Interface, error) {
+	var timeout time.Duration
+	if o.TimeoutSeconds != nil {
+		timeout = time.Duration(*o.TimeoutSeconds) * time.Second
+	}
+	o.Watch = true
+	return client.Get().Resource(resource).VersionedParams(&o, params).Timeout(timeout).Watch(ctx)
 }
 
 // reportingListWatch is a list-watcher over list and watch that reports each call's

@@ -54,28 +54,25 @@ func storedVersion(store cache.Store, namespace, name, rv string) (any, bool) {
 	return nil, false
 }
 
-// knownImport reports whether the ServiceImport informer holds this version of an
-// import (importwatch.go); noImports whether the informer is still on its initial
-// list, when it holds nothing a metadata pass could find.
-func (c *controller) knownImport(namespace, name, rv string) bool {
-	if c == nil || c.imports == nil {
-		return false
-	}
-	_, found := storedVersion(c.imports.GetStore(), namespace, name, rv)
-	return found
-}
-
-func (c *controller) noImports() bool {
-	return c == nil || c.imports == nil || !c.imports.HasSynced()
-}
-
-// knownSlice reports whether the EndpointSlice informer already holds this version of
-// a slice: the sparse decoder then decodes only its metadata (slicedecode.go), and
-// reusing hands the stored copy on.
+// knownSlice and knownImport report whether the EndpointSlice or ServiceImport
+// informer already holds this version of an object: the watch then decodes only its
+// identity (slicedecode.go, importwatch.go), and reusing hands the stored copy on.
 func (c *controller) knownSlice(namespace, name, rv string) bool {
-	if c == nil || c.slices == nil {
+	return holds(c.slices, namespace, name, rv)
+}
+
+func (c *controller) knownImport(namespace, name, rv string) bool {
+	return holds(c.imports, namespace, name, rv)
+}
+
+// noImports reports whether the ServiceImport informer is still on its initial list,
+// when it holds nothing a metadata pass could find.
+func (c *controller) noImports() bool { return c.imports == nil || !c.imports.HasSynced() }
+
+func holds(inf cache.SharedIndexInformer, namespace, name, rv string) bool {
+	if inf == nil {
 		return false
 	}
-	_, found := storedVersion(c.slices.GetStore(), namespace, name, rv)
+	_, found := storedVersion(inf.GetStore(), namespace, name, rv)
 	return found
 }

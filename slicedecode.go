@@ -100,6 +100,18 @@ func (r *wireReader) next() (num int, typ int, val []byte, scalar uint64, ok boo
 	return num, typ, val, scalar, r.err == nil
 }
 
+// lastField returns the last field num of wire type typ in message b: its bytes
+// (length-delimited) or its value (varint). Kubernetes writes each such field once.
+func lastField(b []byte, num, typ int) (val []byte, scalar uint64, found bool, err error) {
+	r := wireReader{b: b}
+	for n, t, v, x, ok := r.next(); ok; n, t, v, x, ok = r.next() {
+		if n == num && t == typ {
+			val, scalar, found = v, x, true
+		}
+	}
+	return val, scalar, found, r.err
+}
+
 // Kept endpoint condition values: sliceFromDiscovery only reads them, so every
 // endpoint can share these.
 var (
@@ -246,19 +258,11 @@ func decodeMeta(b []byte, m *metav1.ObjectMeta, labels bool) error {
 
 // mapEntry returns the key and value of a map<string, string> entry.
 func mapEntry(b []byte) (k, v []byte, err error) {
-	r := wireReader{b: b}
-	for num, typ, val, _, ok := r.next(); ok; num, typ, val, _, ok = r.next() {
-		if typ != wireLen {
-			continue
-		}
-		switch num {
-		case 1:
-			k = val
-		case 2:
-			v = val
-		}
+	if k, _, _, err = lastField(b, 1, wireLen); err != nil {
+		return nil, nil, err
 	}
-	return k, v, r.err
+	v, _, _, err = lastField(b, 2, wireLen)
+	return k, v, err
 }
 
 // endpointBacking holds the strings of a slice's endpoints: its arrays back every
@@ -286,18 +290,15 @@ func (eb *endpointBacking) decode(b []byte) (discovery.Endpoint, error) {
 				e.Addresses = append(e.Addresses, string(val))
 			}
 		case 2:
-			c := wireReader{b: val}
-			for cnum, ctyp, _, v, cok := c.next(); cok; cnum, ctyp, _, v, cok = c.next() {
-				if cnum == 1 && ctyp == wireVarint {
-					if v != 0 {
-						e.Conditions.Ready = &conditionTrue
-					} else {
-						e.Conditions.Ready = &conditionFalse
-					}
-				}
+			_, ready, found, err := lastField(val, 1, wireVarint)
+			if err != nil {
+				return e, err
 			}
-			if c.err != nil {
-				return e, c.err
+			if found {
+				e.Conditions.Ready = &conditionFalse
+				if ready != 0 {
+					e.Conditions.Ready = &conditionTrue
+				}
 			}
 		case 3:
 			if len(eb.hosts) < cap(eb.hosts) {
@@ -341,25 +342,15 @@ func unwrapUnknown(data []byte) (kind string, raw []byte, ok bool) {
 	if !bytes.HasPrefix(data, protobufMagic) {
 		return "", nil, false
 	}
-	r := wireReader{b: data[len(protobufMagic):]}
-	for num, typ, val, _, more := r.next(); more; num, typ, val, _, more = r.next() {
-		if typ != wireLen {
-			continue
-		}
-		switch num {
-		case 1:
-			t := wireReader{b: val}
-			for tnum, ttyp, tval, _, tok := t.next(); tok; tnum, ttyp, tval, _, tok = t.next() {
-				if tnum == 2 && ttyp == wireLen {
-					kind = string(tval)
-				}
-			}
-			if t.err != nil {
-				return "", nil, false
-			}
-		case 2:
-			raw = val
-		}
+	data = data[len(protobufMagic):]
+	typeMeta, _, _, err := lastField(data, 1, wireLen)
+	if err != nil {
+		return "", nil, false
 	}
-	return kind, raw, r.err == nil
+	k, _, _, err := lastField(typeMeta, 2, wireLen)
+	if err != nil {
+		return "", nil, false
+	}
+	raw, _, _, err = lastField(data, 2, wireLen)
+	return string(k), raw, err == nil
 }

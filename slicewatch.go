@@ -1,9 +1,7 @@
 package multicluster
 
 import (
-	"context"
 	"slices"
-	"time"
 
 	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,17 +33,6 @@ func newSliceWatchClient(cfg *rest.Config, known knownVersion) (rest.Interface, 
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
 	return rest.RESTClientFor(c)
-}
-
-// watchResource is what a typed client's Watch does, over client; params encodes the
-// options for the client's group version.
-func watchResource(ctx context.Context, client rest.Interface, params runtime.ParameterCodec, resource string, o metav1.ListOptions) (watch.Interface, error) {
-	var timeout time.Duration
-	if o.TimeoutSeconds != nil {
-		timeout = time.Duration(*o.TimeoutSeconds) * time.Second
-	}
-	o.Watch = true
-	return client.Get().Resource(resource).VersionedParams(&o, params).Timeout(timeout).Watch(ctx)
 }
 
 // sparseSliceSerializer is client-go's serializer with the protobuf decoders replaced:
@@ -109,28 +96,17 @@ func (d watchEventDecoder) Decode(data []byte, defaults *schema.GroupVersionKind
 		return d.Serializer.Decode(data, defaults, into)
 	}
 	*ev = metav1.WatchEvent{}
-	r := wireReader{b: data}
-	for num, typ, val, _, more := r.next(); more; num, typ, val, _, more = r.next() {
-		if typ != wireLen {
-			continue
-		}
-		switch num {
-		case 1:
-			ev.Type = eventType(val)
-		case 2:
-			o := wireReader{b: val}
-			for onum, otyp, oval, _, omore := o.next(); omore; onum, otyp, oval, _, omore = o.next() {
-				if onum == 1 && otyp == wireLen {
-					ev.Object.Raw = oval
-				}
-			}
-			if o.err != nil {
-				return nil, nil, o.err
-			}
-		}
+	typ, _, _, err := lastField(data, 1, wireLen)
+	if err != nil {
+		return nil, nil, err
 	}
-	if r.err != nil {
-		return nil, nil, r.err
+	ev.Type = eventType(typ)
+	object, _, _, err := lastField(data, 2, wireLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ev.Object.Raw, _, _, err = lastField(object, 1, wireLen); err != nil {
+		return nil, nil, err
 	}
 	gvk := metav1.SchemeGroupVersion.WithKind("WatchEvent")
 	return ev, &gvk, nil
