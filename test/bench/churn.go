@@ -207,17 +207,8 @@ func (b *bench) churnOne(ctx context.Context, u *churnUnit, addr string, servers
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				r, _, err := dnsc.ExchangeContext(pollCtx, m, servers[c].addr())
-				if err == nil && hasA(r, addr) {
-					out[i] = time.Since(start)
-					return
-				}
-				select {
-				case <-pollCtx.Done():
-					return
-				case <-time.After(churnPoll(time.Since(start))):
-				}
+			if t, ok := pollForA(pollCtx, dnsc, m, servers[c].addr(), addr, churnPoll); ok {
+				out[i] = t.Sub(start)
 			}
 		}()
 	}

@@ -202,19 +202,8 @@ func (ch *changer) change(ctx context.Context, addr string) (time.Duration, time
 	pollCtx, cancel := context.WithTimeout(ctx, freshTimeout)
 	defer cancel()
 	go func() {
-		t := time.NewTicker(pollEvery)
-		defer t.Stop()
-		for {
-			r, _, err := ch.dnsc.ExchangeContext(pollCtx, m, addr)
-			if err == nil && hasA(r, next) {
-				seen <- time.Now()
-				return
-			}
-			select {
-			case <-pollCtx.Done():
-				return
-			case <-t.C:
-			}
+		if t, ok := pollForA(pollCtx, ch.dnsc, m, addr, next, func(time.Duration) time.Duration { return pollEvery }); ok {
+			seen <- t
 		}
 	}()
 	start := time.Now()
@@ -230,6 +219,25 @@ func (ch *changer) change(ctx context.Context, addr string) (time.Duration, time
 			return 0, 0, ctx.Err()
 		}
 		return freshTimeout, wrote, errTimeout
+	}
+}
+
+// pollForA asks server for m until an answer holds the A record addr and returns when
+// that answer came, or false when ctx ends first. Polls start every(time since the
+// first poll) apart, like a ticker's: a slow answer does not push the next one back.
+func pollForA(ctx context.Context, dnsc *dns.Client, m *dns.Msg, server, addr string, every func(time.Duration) time.Duration) (time.Time, bool) {
+	first := time.Now()
+	for poll := first; ; {
+		r, _, err := dnsc.ExchangeContext(ctx, m, server)
+		if err == nil && hasA(r, addr) {
+			return time.Now(), true
+		}
+		poll = poll.Add(every(poll.Sub(first)))
+		select {
+		case <-ctx.Done():
+			return time.Time{}, false
+		case <-time.After(time.Until(poll)):
+		}
 	}
 }
 
