@@ -120,10 +120,7 @@ func (b *bench) scaleSeries(ctx context.Context, sr scaleSeries) error {
 	var all []service
 	for _, point := range sr.Points {
 		n := sr.services(point)
-		pt := scalePoint{Series: sr.Name, Clusters: 5, Imports: n, Namespaces: min(n, scaleNamespaces)}
-		if sr.Name == "endpoints" {
-			pt.Clusters = b.opts.Shape.Clusters
-		}
+		pt := scalePoint{Series: sr.Name, Clusters: sr.Clusters, Imports: n, Namespaces: min(n, scaleNamespaces)}
 		var svcs []service
 		for i := len(all); i < n; i++ {
 			svcs = append(svcs, sr.service(i))

@@ -14,6 +14,8 @@ type scaleSeries struct {
 	// Points are the sizes as given on the command line: ServiceImports for "imports",
 	// endpoints for "endpoints".
 	Points []int
+	// Clusters is how many clusters export the series' services.
+	Clusters int
 	// services returns how many services make a point.
 	services func(point int) int
 	// service builds service i.
@@ -22,7 +24,7 @@ type scaleSeries struct {
 
 // importSeries: n ServiceImports shaped by scaleService (10 endpoints each).
 func importSeries(points []int) scaleSeries {
-	return scaleSeries{Name: "imports", Points: points, services: func(n int) int { return n }, service: scaleService}
+	return scaleSeries{Name: "imports", Points: points, Clusters: 5, services: func(n int) int { return n }, service: scaleService}
 }
 
 // endpointShape is the shape of the "endpoints" series: every service is exported by
@@ -42,6 +44,7 @@ func endpointSeries(points []int, s endpointShape) scaleSeries {
 	return scaleSeries{
 		Name:     "endpoints",
 		Points:   points,
+		Clusters: s.Clusters,
 		services: func(n int) int { return max(1, n/s.perService()) },
 		service:  s.service,
 	}
