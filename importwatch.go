@@ -1,8 +1,6 @@
 package multicluster
 
 import (
-	"encoding/json"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -37,7 +35,7 @@ func newImportWatchClient(cfg *rest.Config, version string, known knownVersion, 
 }
 
 // knownImportSerializer is the MCS clientset's serializer with the JSON object decoder
-// wrapped by importDecoder.
+// wrapped by importDecoder and watch events read by jsonWatchEventDecoder.
 type knownImportSerializer struct {
 	runtime.NegotiatedSerializer
 	decoder importDecoder
@@ -52,6 +50,11 @@ func (s knownImportSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
 			d := s.decoder
 			d.Serializer = info.Serializer
 			out[i].Serializer = d
+			if info.StreamSerializer != nil {
+				stream := *info.StreamSerializer
+				stream.Serializer = jsonWatchEventDecoder{stream.Serializer}
+				out[i].StreamSerializer = &stream
+			}
 		}
 	}
 	return out
@@ -89,17 +92,6 @@ func importDecoderFor(version string, known knownVersion, empty func() bool) imp
 	return d
 }
 
-// importHead is what the metadata pass reads; encoding/json skips the rest without
-// allocating.
-type importHead struct {
-	Kind     string `json:"kind"`
-	Metadata struct {
-		Name            string `json:"name"`
-		Namespace       string `json:"namespace"`
-		ResourceVersion string `json:"resourceVersion"`
-	} `json:"metadata"`
-}
-
 func (d importDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
 	dec := d.Decoder
 	if dec == nil {
@@ -108,12 +100,85 @@ func (d importDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, in
 	if d.known == nil || (d.empty != nil && d.empty()) {
 		return dec.Decode(data, defaults, into)
 	}
-	var head importHead
-	if err := json.Unmarshal(data, &head); err != nil || head.Kind != d.gvk.Kind ||
-		!d.known(head.Metadata.Namespace, head.Metadata.Name, head.Metadata.ResourceVersion) {
+	id, ok := jsonIdentity(data, d.gvk.Kind)
+	if !ok || !d.known(id.Namespace, id.Name, id.ResourceVersion) {
 		return dec.Decode(data, defaults, into)
 	}
+	id.UID = metadataOnlyUID
 	gvk := d.gvk
-	return d.metadataOnly(metav1.ObjectMeta{Name: head.Metadata.Name, Namespace: head.Metadata.Namespace,
-		ResourceVersion: head.Metadata.ResourceVersion, UID: metadataOnlyUID}), &gvk, nil
+	return d.metadataOnly(id), &gvk, nil
+}
+
+// jsonIdentity reads the name, namespace and resource version of a JSON object of
+// kind, without decoding the rest; ok is false for anything else, or when a key or
+// one of them is escaped (then the object is decoded whole).
+func jsonIdentity(data []byte, kind string) (id metav1.ObjectMeta, ok bool) {
+	kindOK, plain := false, true
+	var meta []byte
+	if !jsonMembers(data, func(key []byte, plainKey bool, value []byte) bool {
+		plain = plain && plainKey
+		switch string(key) {
+		case "kind":
+			k, p := jsonString(value)
+			kindOK = p && string(k) == kind
+		case "metadata":
+			meta = value
+		}
+		return true
+	}) || !plain || !kindOK || meta == nil {
+		return id, false
+	}
+	if !jsonMembers(meta, func(key []byte, plainKey bool, value []byte) bool {
+		plain = plain && plainKey
+		var field *string
+		switch string(key) {
+		case "name":
+			field = &id.Name
+		case "namespace":
+			field = &id.Namespace
+		case "resourceVersion":
+			field = &id.ResourceVersion
+		default:
+			return true
+		}
+		s, p := jsonString(value)
+		plain = plain && p
+		*field = string(s)
+		return true
+	}) || !plain {
+		return metav1.ObjectMeta{}, false
+	}
+	return id, true
+}
+
+// jsonWatchEventDecoder decodes a JSON WatchEvent {"type": ..., "object": {...}}
+// without validating or copying the object: its Raw aliases the stream's frame buffer,
+// which client-go's watch decoder decodes (with importDecoder, which copies what it
+// keeps) before it reads the next frame. client-go's decoder reads what it cannot.
+type jsonWatchEventDecoder struct {
+	runtime.Serializer
+}
+
+func (d jsonWatchEventDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
+	ev, ok := into.(*metav1.WatchEvent)
+	if !ok {
+		return d.Serializer.Decode(data, defaults, into)
+	}
+	var typ, object []byte
+	typOK := false
+	if !jsonMembers(data, func(key []byte, _ bool, value []byte) bool {
+		switch string(key) {
+		case "type":
+			typ, typOK = jsonString(value)
+		case "object":
+			object = value
+		}
+		return true
+	}) || !typOK || len(object) == 0 || object[0] != '{' {
+		return d.Serializer.Decode(data, defaults, into)
+	}
+	*ev = metav1.WatchEvent{Type: eventType(typ)}
+	ev.Object.Raw = object
+	gvk := metav1.SchemeGroupVersion.WithKind("WatchEvent")
+	return ev, &gvk, nil
 }
