@@ -178,11 +178,7 @@ func (c *controller) newClusterIDWatch(dyn dynamic.Interface) *clusterIDWatch {
 
 // rebuildEvery rebuilds every service, after the local cluster id changed.
 func (c *controller) rebuildEvery() {
-	for _, key := range c.imports.GetStore().ListKeys() {
-		ns, name, err := cache.SplitMetaNamespaceKey(key)
-		if err != nil {
-			continue
-		}
-		c.rebuild(serviceKey{ns, name})
+	for _, key := range c.imports.keys() {
+		c.rebuild(serviceKey{key.namespace, key.name})
 	}
 }

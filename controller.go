@@ -54,7 +54,7 @@ var (
 var barrier = serviceKey{}
 
 // controller watches ServiceImports and EndpointSlices and keeps the index current.
-// Informer events only queue the affected service; a single worker rebuilds queued
+// Store changes only queue the affected service; a single worker rebuilds queued
 // services one at a time, so a service's records are never built from two different
 // views of the stores at once, and bursts (relists) collapse into one rebuild per
 // service.
@@ -71,12 +71,10 @@ type controller struct {
 	opts     importOptions // how ServiceImports are read (compat.go)
 
 	queue   workqueue.TypedInterface[serviceKey]
-	imports cache.SharedIndexInformer
-	slices  cache.SharedIndexInformer
+	imports *objectStore
+	slices  *objectStore
+	watches []resourceWatch
 	version string
-	// handlers are the event handler registrations; theirs, not the informers',
-	// HasSynced says the handlers have received the initial list.
-	handlers []cache.ResourceEventHandlerRegistration
 
 	state   atomic.Int32
 	ready   atomic.Bool   // latched: see Ready
@@ -199,36 +197,30 @@ func (c *controller) run(ctx context.Context) {
 	c.problem("ServiceImport discovery and access", "", nil)
 	c.setState(stateSyncing)
 
-	c.newInformers()
-	if err := c.configure(); err != nil {
-		log.Errorf("Cannot set up informers: %v", err)
-		return
-	}
+	c.newWatches()
 	c.done.Add(1)
 	go func() {
 		defer c.done.Done()
 		for c.processNext() {
 		}
 	}()
-	for _, inf := range []cache.SharedIndexInformer{c.slices, c.imports} {
+	for _, w := range c.watches {
 		c.done.Add(1)
 		go func() {
 			defer c.done.Done()
-			inf.RunWithContext(ctx)
+			c.reflect(ctx, w)
 		}()
 	}
 
-	// An informer's HasSynced only says its store holds the initial list; the
-	// handlers may still be delivering it (client-go: "the handler may not have
-	// received all the initial notifications"). A registration's HasSynced says the
-	// handler itself has seen every initial object, so the barrier queued after it
-	// follows every service the initial list queued.
-	synced := make([]cache.InformerSynced, len(c.handlers))
-	for i, h := range c.handlers {
-		synced[i] = h.HasSynced
-	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return
+	// A store is synced once it has told the controller of every object of its
+	// first list, so the barrier queued after both follows every service the initial
+	// lists queued.
+	for _, s := range []*objectStore{c.imports, c.slices} {
+		select {
+		case <-s.listed:
+		case <-ctx.Done():
+			return
+		}
 	}
 	c.queue.Add(barrier)
 	<-ctx.Done()
@@ -262,53 +254,6 @@ func (c *controller) discover(ctx context.Context) error {
 		c.setState(stateUnreachable)
 		return fmt.Errorf("cannot check access to ServiceImports and EndpointSlices: %w", err)
 	}
-}
-
-// serviceIndex indexes EndpointSlices by the service they belong to.
-const serviceIndex = "service"
-
-func storeKey(k serviceKey) string { return k.namespace + "/" + k.name }
-
-// configure sets the transforms, the slice index, the handlers and the watch error
-// handlers on the informers (before they start).
-func (c *controller) configure() error {
-	if err := c.imports.SetTransform(reusing(c.imports.GetStore(), c.opts.transform)); err != nil {
-		return err
-	}
-	if err := c.slices.SetTransform(reusing(c.slices.GetStore(), transformSlice)); err != nil {
-		return err
-	}
-	if err := c.slices.AddIndexers(cache.Indexers{serviceIndex: func(obj any) ([]string, error) {
-		if s, ok := obj.(*endpointSlice); ok && s.service != "" {
-			return []string{storeKey(serviceKey{s.namespace, s.service})}, nil
-		}
-		return nil, nil
-	}}); err != nil {
-		return err
-	}
-	imports, err := c.imports.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.onImport(nil, obj, false) },
-		UpdateFunc: func(old, obj any) { c.onImport(old, obj, false) },
-		DeleteFunc: func(obj any) { c.onImport(nil, tombstoneObj(obj), true) },
-	})
-	if err != nil {
-		return err
-	}
-	slices, err := c.slices.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.onSlice(nil, obj, false) },
-		UpdateFunc: func(old, obj any) { c.onSlice(old, obj, false) },
-		DeleteFunc: func(obj any) { c.onSlice(nil, tombstoneObj(obj), true) },
-	})
-	if err != nil {
-		return err
-	}
-	c.handlers = []cache.ResourceEventHandlerRegistration{imports, slices}
-	// Watches that end with an error (not only calls that fail) count as failures;
-	// apiResult logs them once instead of client-go's line per retry.
-	if err := c.imports.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.apiResult(resourceImports, err) }); err != nil {
-		return err
-	}
-	return c.slices.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.apiResult(resourceSlices, err) })
 }
 
 func tombstoneObj(obj any) any {
@@ -399,7 +344,7 @@ func (c *controller) processNext() bool {
 	defer c.queue.Done(k)
 	if k == barrier {
 		c.setState(stateSynced)
-		log.Infof("Synced: %d ServiceImports, %d EndpointSlices", len(c.imports.GetStore().ListKeys()), len(c.slices.GetStore().ListKeys()))
+		log.Infof("Synced: %d ServiceImports, %d EndpointSlices", c.imports.len(), c.slices.len())
 		// The initial list decoded every object in full; only the trimmed copies
 		// remain. Hand the garbage back to the OS now rather than over the minutes the
 		// runtime's scavenger takes, so a pod's memory after start-up is what it
@@ -426,18 +371,16 @@ func (c *controller) processNext() bool {
 // rebuild builds the records of one service from the stores and publishes them.
 func (c *controller) rebuild(k serviceKey) {
 	var si *serviceImport
-	if obj, ok, _ := c.imports.GetIndexer().GetByKey(storeKey(k)); ok {
+	if obj, ok := c.imports.get(k.namespace, k.name); ok {
 		si, _ = obj.(*serviceImport)
 	}
 	var eps []*endpointSlice
 	if si != nil {
-		objs, _ := c.slices.GetIndexer().ByIndex(serviceIndex, storeKey(k))
-		eps = make([]*endpointSlice, 0, len(objs))
-		for _, o := range objs {
+		c.slices.ofService(k, func(o any) {
 			if s, ok := o.(*endpointSlice); ok {
 				eps = append(eps, s)
 			}
-		}
+		})
 	}
 	var bad []skip
 	r := buildLocal(si, eps, c.zoneLen, c.loc.localFor(si), func(reason, detail string) {

@@ -13,21 +13,20 @@ import (
 // ServiceImports are custom resources: the API server sends them as JSON only. A relist
 // sends every unchanged import again; decoding each into a typed object only for the
 // transform to find the stored copy is most of a relist's garbage at 100,000 imports.
-// So, once the informer holds imports, the watch first reads an object's metadata and,
-// when the informer holds that version, hands on an object with metadata only, which
-// reusing (relist.go) replaces with the stored copy.
+// So, once the store holds imports, the watch first reads an object's identity and,
+// when the store holds that version, hands the stored copy on.
 
 // newImportWatchClient returns a REST client for ServiceImports of version (v1beta1
-// or v1alpha1) that decodes only the metadata of the versions known holds; empty says
-// whether the informer holds none (the initial list: no metadata pass).
-func newImportWatchClient(cfg *rest.Config, version string, known knownVersion, empty func() bool) (rest.Interface, error) {
+// or v1alpha1) that decodes only the identity of the versions stored holds; empty
+// says whether the store holds none (the initial list: no identity pass).
+func newImportWatchClient(cfg *rest.Config, version string, stored storedVersion, empty func() bool) (rest.Interface, error) {
 	c := rest.CopyConfig(cfg)
 	gv := schema.GroupVersion{Group: mcsGroup, Version: version}
 	c.GroupVersion = &gv
 	c.APIPath = "/apis"
 	c.ContentType = runtime.ContentTypeJSON
 	c.AcceptContentTypes = runtime.ContentTypeJSON
-	c.NegotiatedSerializer = knownImportSerializer{mcsscheme.Codecs.WithoutConversion(), importDecoderFor(version, known, empty)}
+	c.NegotiatedSerializer = knownImportSerializer{mcsscheme.Codecs.WithoutConversion(), importDecoderFor(version, stored, empty)}
 	if c.UserAgent == "" {
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
@@ -68,26 +67,20 @@ func (s knownImportSerializer) DecoderToVersion(d runtime.Decoder, gv runtime.Gr
 	return s.NegotiatedSerializer.DecoderToVersion(d, gv)
 }
 
-// importDecoder decodes a ServiceImport the informer holds as metadata only, and
-// everything else with the MCS clientset's decoder.
+// importDecoder hands on the stored copy of a ServiceImport the store holds, and
+// decodes everything else with the MCS clientset's decoder.
 type importDecoder struct {
 	runtime.Serializer                 // the JSON serializer
 	Decoder            runtime.Decoder // it, as the negotiator wraps it
-	known              knownVersion
+	stored             storedVersion
 	empty              func() bool
-	metadataOnly       func(meta metav1.ObjectMeta) runtime.Object
 	gvk                schema.GroupVersionKind
 }
 
-func importDecoderFor(version string, known knownVersion, empty func() bool) importDecoder {
-	d := importDecoder{known: known, empty: empty}
-	switch version {
-	case "v1alpha1":
+func importDecoderFor(version string, stored storedVersion, empty func() bool) importDecoder {
+	d := importDecoder{stored: stored, empty: empty, gvk: mcsv1beta1.SchemeGroupVersion.WithKind("ServiceImport")}
+	if version == "v1alpha1" {
 		d.gvk = mcsv1alpha1.SchemeGroupVersion.WithKind("ServiceImport")
-		d.metadataOnly = func(m metav1.ObjectMeta) runtime.Object { return &mcsv1alpha1.ServiceImport{ObjectMeta: m} }
-	default:
-		d.gvk = mcsv1beta1.SchemeGroupVersion.WithKind("ServiceImport")
-		d.metadataOnly = func(m metav1.ObjectMeta) runtime.Object { return &mcsv1beta1.ServiceImport{ObjectMeta: m} }
 	}
 	return d
 }
@@ -97,16 +90,19 @@ func (d importDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, in
 	if dec == nil {
 		dec = d.Serializer
 	}
-	if d.known == nil || (d.empty != nil && d.empty()) {
+	if d.stored == nil || (d.empty != nil && d.empty()) {
 		return dec.Decode(data, defaults, into)
 	}
 	id, ok := jsonIdentity(data, d.gvk.Kind)
-	if !ok || !d.known(id.Namespace, id.Name, id.ResourceVersion) {
+	if !ok {
 		return dec.Decode(data, defaults, into)
 	}
-	id.UID = metadataOnlyUID
+	old := d.stored(id.Namespace, id.Name, id.ResourceVersion)
+	if old == nil {
+		return dec.Decode(data, defaults, into)
+	}
 	gvk := d.gvk
-	return d.metadataOnly(id), &gvk, nil
+	return old, &gvk, nil
 }
 
 // jsonIdentity reads the name, namespace and resource version of a JSON object of

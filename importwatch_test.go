@@ -17,9 +17,10 @@ import (
 	mcsscheme "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/scheme"
 )
 
-// A relist over the JSON watch: imports the informer holds come as metadata only, the
-// others (and everything before the informer synced) whole, in both API versions.
-func TestImportWatchDecodesKnownVersionsAsMetadata(t *testing.T) {
+// A relist over the JSON watch: imports the store holds are handed on as the stored
+// copy, the others (and everything before the store synced) decoded whole, in both
+// API versions.
+func TestImportWatchHandsOnStoredVersions(t *testing.T) {
 	beta := &mcsv1beta1.ServiceImport{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "multicluster.x-k8s.io/v1beta1", Kind: "ServiceImport"},
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", ResourceVersion: "41", UID: "9a1f"},
@@ -54,20 +55,24 @@ func TestImportWatchDecodesKnownVersionsAsMetadata(t *testing.T) {
 			}))
 			defer srv.Close()
 
+			held := &serviceImport{metaStub: metaStub{rv: tc.rv}, namespace: "shop", name: tc.name}
 			for _, c := range []struct {
-				what          string
-				synced, known bool
-				metadataOnly  bool
+				what           string
+				synced, stored bool
+				handedOn       bool
 			}{
 				{"initial list", false, false, false},
-				{"initial list, known (not asked)", false, true, false},
+				{"initial list, stored (not asked)", false, true, false},
 				{"relist, new version", true, false, false},
 				{"relist, version held", true, true, true},
 			} {
-				known := func(ns, name, rv string) bool {
-					return c.known && ns == "shop" && name == tc.name && rv == tc.rv
+				stored := func(ns, name, rv string) runtime.Object {
+					if c.stored && ns == "shop" && name == tc.name && rv == tc.rv {
+						return held
+					}
+					return nil
 				}
-				client, err := newImportWatchClient(&rest.Config{Host: srv.URL}, tc.version, known, func() bool { return !c.synced })
+				client, err := newImportWatchClient(&rest.Config{Host: srv.URL}, tc.version, stored, func() bool { return !c.synced })
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -82,20 +87,21 @@ func TestImportWatchDecodesKnownVersionsAsMetadata(t *testing.T) {
 					if ev.Type != watch.Added || !ok || m.GetName() != tc.name || m.GetNamespace() != "shop" || m.GetResourceVersion() != tc.rv {
 						t.Fatalf("%s: event %s %#v", c.what, ev.Type, ev.Object)
 					}
-					if got := isMetadataOnly(m); got != c.metadataOnly {
-						t.Errorf("%s: metadata only %v, want %v", c.what, got, c.metadataOnly)
-					}
-					full := true
+					full := false
 					switch o := ev.Object.(type) {
 					case *mcsv1beta1.ServiceImport:
 						full = o.Spec.Type != ""
 					case *mcsv1alpha1.ServiceImport:
 						full = o.Spec.Type != ""
+					case *serviceImport:
+						if o != held {
+							t.Errorf("%s: a trimmed import that is not the stored one", c.what)
+						}
 					default:
 						t.Fatalf("%s: %T", c.what, ev.Object)
 					}
-					if full == c.metadataOnly {
-						t.Errorf("%s: spec decoded %v", c.what, full)
+					if full == c.handedOn {
+						t.Errorf("%s: decoded whole %v, want the stored copy %v", c.what, full, c.handedOn)
 					}
 				}
 				if n != 2 {
@@ -138,7 +144,8 @@ func BenchmarkDecodeImportEvent(b *testing.B) {
 	b.Run("client-go", func(b *testing.B) { decode(b, clientGo, clientGo.Serializer) })
 	b.Run("ours", func(b *testing.B) { decode(b, ours, ours.Serializer) })
 	b.Run("ours, version held", func(b *testing.B) {
-		d := importDecoderFor("v1beta1", func(string, string, string) bool { return true }, func() bool { return false })
+		held := &serviceImport{}
+		d := importDecoderFor("v1beta1", func(string, string, string) runtime.Object { return held }, func() bool { return false })
 		d.Serializer = clientGo.Serializer
 		decode(b, ours, d)
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	discovery "k8s.io/api/discovery/v1"
@@ -14,66 +15,130 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
-	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
 	mcsscheme "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/scheme"
 )
 
-// The informers are built on list-watchers that report every list and watch call's
+// The reflectors are built on list-watchers that report every list and watch call's
 // outcome to the controller, so it knows when the API server goes away and when it is
-// back (the informers themselves only say so in client-go's own log).
+// back (the reflectors themselves only say so in client-go's own log).
 
 const (
 	resourceImports = "serviceimports"
 	resourceSlices  = "endpointslices"
 )
 
-// newInformers creates the EndpointSlice informer (only slices labelled with a
-// service name) and the ServiceImport informer for the served version. With a REST
-// config, both watch through clients that skip decoding what the informer holds
-// already (slicewatch.go, importwatch.go); lists, the fallback when the API server
-// cannot stream one, go through the clientsets.
-func (c *controller) newInformers() {
+// newWatches creates the stores (store.go) and the reflectors that fill them: one for
+// EndpointSlices (only slices labelled with a service name), one for ServiceImports of
+// the served version. With a REST config, both watch through clients that hand on the
+// stored copy of what the store holds already (slicewatch.go, importwatch.go); lists,
+// the fallback when the API server cannot stream one, go through the clientsets.
+func (c *controller) newWatches() {
+	c.imports = newObjectStore(c.opts.transform, c.onImport, nil)
+	c.slices = newObjectStore(transformSlice, c.onSlice, sliceService)
+
 	slices := c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
 	labelled := func(o metav1.ListOptions) metav1.ListOptions { o.LabelSelector = labelServiceName; return o }
 	watchSlices := func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 		return slices.Watch(ctx, labelled(o))
 	}
 	if client := c.watchClient(resourceSlices, func(cfg *rest.Config) (rest.Interface, error) {
-		return newSliceWatchClient(cfg, c.knownSlice)
+		return newSliceWatchClient(cfg, storedIn(c.slices))
 	}); client != nil {
 		watchSlices = func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			return watchResource(ctx, client, scheme.ParameterCodec, resourceSlices, labelled(o))
 		}
 	}
-	c.slices = cache.NewSharedIndexInformer(reportingListWatch(c, resourceSlices,
-		func(ctx context.Context, o metav1.ListOptions) (*discovery.EndpointSliceList, error) {
+	c.watches = []resourceWatch{{resourceSlices, c.reflector("discovery.k8s.io/v1 EndpointSlices", c.slices,
+		reportingListWatch(c, resourceSlices, func(ctx context.Context, o metav1.ListOptions) (*discovery.EndpointSliceList, error) {
 			return slices.List(ctx, labelled(o))
-		}, watchSlices), &discovery.EndpointSlice{}, 0, cache.Indexers{})
+		}, watchSlices))}}
 
 	var watchImports func(context.Context, metav1.ListOptions) (watch.Interface, error)
 	if client := c.watchClient(resourceImports, func(cfg *rest.Config) (rest.Interface, error) {
-		return newImportWatchClient(cfg, c.version, c.knownImport, c.noImports)
+		return newImportWatchClient(cfg, c.version, storedIn(c.imports), func() bool { return !c.imports.hasSynced() })
 	}); client != nil {
 		watchImports = func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			return watchResource(ctx, client, mcsscheme.ParameterCodec, resourceImports, o)
 		}
 	}
+	var lw *cache.ListWatch
 	if c.version == "v1beta1" {
 		api := c.mcs.MulticlusterV1beta1().ServiceImports(metav1.NamespaceAll)
 		if watchImports == nil {
 			watchImports = api.Watch
 		}
-		c.imports = cache.NewSharedIndexInformer(reportingListWatch(c, resourceImports, api.List, watchImports),
-			&mcsv1beta1.ServiceImport{}, 0, cache.Indexers{})
-		return
+		lw = reportingListWatch(c, resourceImports, api.List, watchImports)
+	} else {
+		api := c.mcs.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll)
+		if watchImports == nil {
+			watchImports = api.Watch
+		}
+		lw = reportingListWatch(c, resourceImports, api.List, watchImports)
 	}
-	api := c.mcs.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll)
-	if watchImports == nil {
-		watchImports = api.Watch
+	c.watches = append(c.watches, resourceWatch{resourceImports,
+		c.reflector(mcsGroup+"/"+c.version+" ServiceImports", c.imports, lw)})
+}
+
+// resourceWatch is the reflector of one resource.
+type resourceWatch struct {
+	resource  string
+	reflector *cache.Reflector
+}
+
+// reflector returns a reflector that fills store from lw. It is given no expected
+// type: its watch yields API objects and, for versions the store holds, the stored
+// trimmed ones.
+func (c *controller) reflector(what string, store *objectStore, lw *cache.ListWatch) *cache.Reflector {
+	return cache.NewReflectorWithOptions(lw, nil, store, cache.ReflectorOptions{Name: "multicluster " + what, TypeDescription: what})
+}
+
+// storedIn adapts a store's lookup to the watch decoders.
+func storedIn(s *objectStore) storedVersion {
+	return func(namespace, name, rv string) runtime.Object {
+		o, _ := s.stored(namespace, name, rv).(runtime.Object)
+		return o
 	}
-	c.imports = cache.NewSharedIndexInformer(reportingListWatch(c, resourceImports, api.List, watchImports),
-		&mcsv1alpha1.ServiceImport{}, 0, cache.Indexers{})
+}
+
+// sliceService is the service an EndpointSlice belongs to (the slice store's index).
+func sliceService(obj any) (serviceKey, bool) {
+	s, ok := obj.(*endpointSlice)
+	if !ok || s.service == "" {
+		return serviceKey{}, false
+	}
+	return serviceKey{s.namespace, s.service}, true
+}
+
+// Retrying a reflector whose list or watch failed: client-go's schedule (800 ms
+// doubling to 30 s, each wait up to twice as long with jitter), started over after a
+// watch that lasted.
+const (
+	reflectRetryFirst = 800 * time.Millisecond
+	reflectRetryMax   = 30 * time.Second
+	reflectRetryReset = 2 * time.Minute
+)
+
+// reflect runs w's reflector until ctx ends; every failure is reported to apiResult
+// (which logs it once) rather than to client-go's log line per retry.
+func (c *controller) reflect(ctx context.Context, w resourceWatch) {
+	delay := reflectRetryFirst
+	for ctx.Err() == nil {
+		start := time.Now()
+		if err := w.reflector.ListAndWatchWithContext(ctx); err != nil {
+			c.apiResult(w.resource, err)
+		}
+		if time.Since(start) > reflectRetryReset {
+			delay = reflectRetryFirst
+		}
+		t := time.NewTimer(delay + rand.N(delay))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, reflectRetryMax)
+	}
 }
 
 // watchClient builds the REST client a resource is watched with, or returns nil (the

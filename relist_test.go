@@ -10,14 +10,14 @@ import (
 // stored copy becomes that copy (no second trimmed copy during a relist); a new version,
 // or an object without a version, is trimmed afresh.
 func TestRelistReusesStoredCopies(t *testing.T) {
-	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
-	tr := reusing(store, transformSlice)
+	store := newObjectStore(transformSlice, func(any, any, bool) {}, sliceService)
+	tr := store.Transformer()
 	api := slice("shop", "db-east", "db", "east", ipv4, nil, ready("db-0", "10.1.0.10"))
 	api.ResourceVersion = "5"
-	first, _ := tr(api)
-	if err := store.Add(first); err != nil {
+	if err := store.Add(api); err != nil {
 		t.Fatal(err)
 	}
+	first, _ := store.get("shop", "db-east")
 
 	again := api.DeepCopy()
 	if got, _ := tr(again); got != first {

@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // EndpointSlices arrive over the watch as protobuf (k8s.io/api/discovery/v1
@@ -119,29 +119,20 @@ var (
 	conditionFalse = false
 )
 
-// metadataOnlyUID marks an object decoded without its contents because the informer
-// holds its version. The API server sets every object's UID (a UUID) and clients
-// cannot choose it, so no object from the API carries this one. The transform must
-// find the stored copy (relist.go).
-const metadataOnlyUID types.UID = "multicluster/metadata-only"
-
-func isMetadataOnly(m metav1.Object) bool { return m.GetUID() == metadataOnlyUID }
-
 // initialEventsEnd is the annotation of the bookmark that ends a streamed list
 // (KEP-3157); the reflector reads it.
 const initialEventsEnd = metav1.InitialEventsAnnotationKey
 
-// knownVersion reports whether the informer already holds version rv of
-// namespace/name.
-type knownVersion func(namespace, name, rv string) bool
+// storedVersion returns the trimmed object stored for namespace/name if it has
+// resource version rv, else nil.
+type storedVersion func(namespace, name, rv string) runtime.Object
 
 // decodeSparseSlice decodes an EndpointSlice message into an EndpointSlice holding
-// only what sliceFromDiscovery and the reflector read. When known says the informer
-// holds this version already (a relist sends every unchanged slice again), only the
-// metadata is decoded: the transform reuses the stored copy. Strings are copied: b is
-// the watch stream's buffer, reused for the next event.
-func decodeSparseSlice(b []byte, known knownVersion) (*discovery.EndpointSlice, error) {
-	es := &discovery.EndpointSlice{}
+// only what sliceFromDiscovery and the reflector read. When stored holds this version
+// already (a relist sends every unchanged slice again), only the identity is decoded
+// and the stored copy is returned instead. Strings are copied: b is the watch
+// stream's buffer, reused for the next event.
+func decodeSparseSlice(b []byte, stored storedVersion) (runtime.Object, error) {
 	n := 0
 	var meta []byte
 	count := wireReader{b: b}
@@ -156,19 +147,16 @@ func decodeSparseSlice(b []byte, known knownVersion) (*discovery.EndpointSlice, 
 	if count.err != nil {
 		return nil, count.err
 	}
-	if known != nil && meta != nil {
-		// Identity only: no labels, no annotations (the transform hands on the stored
-		// copy, which has what they gave).
+	if stored != nil && meta != nil {
 		id, err := metaIdentity(meta)
 		if err != nil {
 			return nil, err
 		}
-		if known(id.Namespace, id.Name, id.ResourceVersion) {
-			id.UID = metadataOnlyUID
-			es.ObjectMeta = id
-			return es, nil
+		if old := stored(id.Namespace, id.Name, id.ResourceVersion); old != nil {
+			return old, nil
 		}
 	}
+	es := &discovery.EndpointSlice{}
 	// One allocation each for the endpoints, their (first) addresses and their
 	// hostnames, instead of one per endpoint.
 	var backing endpointBacking

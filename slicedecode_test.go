@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 )
 
 func ptrTo[T any](v T) *T { return &v }
@@ -217,7 +216,7 @@ func FuzzSparseSliceDecoding(f *testing.F) {
 		if err != nil || stockErr != nil {
 			return
 		}
-		if got, want := sliceFromDiscovery(sparse), sliceFromDiscovery(&stock); !reflect.DeepEqual(got, want) {
+		if got, want := sliceFromDiscovery(sparse.(*discovery.EndpointSlice)), sliceFromDiscovery(&stock); !reflect.DeepEqual(got, want) {
 			t.Errorf("trimmed differently:\n got  %+v\n want %+v", got, want)
 		}
 	})
@@ -225,7 +224,7 @@ func FuzzSparseSliceDecoding(f *testing.F) {
 
 // BenchmarkDecodeSlice compares what decoding one 50-endpoint EndpointSlice from the
 // watch allocates: client-go's complete decoding, the sparse one, and the sparse one
-// of a version the informer holds.
+// of a version the store holds.
 func BenchmarkDecodeSlice(b *testing.B) {
 	es := &discovery.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: "big-00001-cluster7", Namespace: "big-01", ResourceVersion: "123456",
@@ -259,12 +258,13 @@ func BenchmarkDecodeSlice(b *testing.B) {
 			}
 		}
 	})
-	// A relist of an unchanged slice: only the metadata.
+	// A relist of an unchanged slice: only the identity, then the stored copy.
 	b.Run("sparse, version held", func(b *testing.B) {
-		known := func(string, string, string) bool { return true }
+		held := &endpointSlice{}
+		stored := func(string, string, string) runtime.Object { return held }
 		b.ReportAllocs()
 		for b.Loop() {
-			obj, _, err := sliceDecoder{known: known}.Decode(data, nil, nil)
+			obj, _, err := sliceDecoder{stored: stored}.Decode(data, nil, nil)
 			if err != nil || obj == nil {
 				b.Fatal(err)
 			}
@@ -273,66 +273,37 @@ func BenchmarkDecodeSlice(b *testing.B) {
 }
 
 // A relist sends every unchanged slice again: the decoder then reads only its
-// metadata, and the transform hands on the stored copy. A metadata-only slice the store
-// does not hold (which only a store changed behind the reflector's back could cause)
-// is an error, so the reflector lists again, rather than an empty slice.
-func TestKnownSlicesDecodeOnlyMetadata(t *testing.T) {
+// identity and hands on the stored copy; a new version is decoded whole.
+func TestStoredSlicesAreHandedOn(t *testing.T) {
 	es := wireSlices()[0]
 	data := encodeSlice(t, es)
-	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
-	transform := reusing(store, transformSlice)
-	c := &controller{}
-	known := func(ns, name, rv string) bool {
-		_, found := storedVersion(store, ns, name, rv)
-		return found
-	}
+	store := newObjectStore(transformSlice, func(any, any, bool) {}, sliceService)
+	dec := sliceDecoder{stored: storedIn(store)}
 
 	// Initial list: nothing stored, decoded whole.
-	obj, _, err := sliceDecoder{known: known}.Decode(data, nil, nil)
+	obj, _, err := dec.Decode(data, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := obj.(*discovery.EndpointSlice)
-	if isMetadataOnly(first) || len(first.Endpoints) != len(es.Endpoints) {
-		t.Fatalf("first decode: %d endpoints, metadata only %v", len(first.Endpoints), isMetadataOnly(first))
+	first, ok := obj.(*discovery.EndpointSlice)
+	if !ok || len(first.Endpoints) != len(es.Endpoints) {
+		t.Fatalf("first decode: %#v", obj)
 	}
-	stored, err := transform(first)
-	if err != nil {
+	if err := store.Add(first); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Add(stored); err != nil {
-		t.Fatal(err)
-	}
+	stored, _ := store.get(es.Namespace, es.Name)
 
 	// Relist: the same version again.
-	obj, _, err = sliceDecoder{known: known}.Decode(data, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again := obj.(*discovery.EndpointSlice)
-	if !isMetadataOnly(again) || len(again.Endpoints) != 0 || again.Name != es.Name || again.Namespace != es.Namespace || again.ResourceVersion != es.ResourceVersion {
-		t.Fatalf("relisted known version: %+v", again)
-	}
-	if got, err := transform(again); err != nil || got != stored {
-		t.Errorf("relisted known version: transform gave %v, %v; want the stored copy", got, err)
+	if again, _, err := dec.Decode(data, nil, nil); err != nil || again != stored {
+		t.Fatalf("relisted stored version: got %#v, %v; want the stored copy", again, err)
 	}
 
 	// A new version is decoded whole.
 	changed := es.DeepCopy()
 	changed.ResourceVersion = "918274"
-	obj, _, _ = sliceDecoder{known: known}.Decode(encodeSlice(t, changed), nil, nil)
-	if isMetadataOnly(obj.(*discovery.EndpointSlice)) {
-		t.Error("a new version was decoded as known")
-	}
-
-	// Metadata only, but gone from the store.
-	if err := store.Delete(stored); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := transform(again); err == nil {
-		t.Errorf("metadata-only slice not in the store: transform gave %+v and no error", got)
-	}
-	if c.knownSlice("prod", es.Name, es.ResourceVersion) {
-		t.Error("a controller without informers knows a slice")
+	obj, _, _ = dec.Decode(encodeSlice(t, changed), nil, nil)
+	if got, ok := obj.(*discovery.EndpointSlice); !ok || got.ResourceVersion != "918274" || len(got.Endpoints) != len(es.Endpoints) {
+		t.Errorf("a new version: got %#v", obj)
 	}
 }

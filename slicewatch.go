@@ -20,15 +20,15 @@ import (
 var sliceGVK = discovery.SchemeGroupVersion.WithKind("EndpointSlice")
 
 // newSliceWatchClient returns a discovery/v1 REST client for cfg that decodes
-// EndpointSlices sparsely, and only the metadata of those known already holds.
-func newSliceWatchClient(cfg *rest.Config, known knownVersion) (rest.Interface, error) {
+// EndpointSlices sparsely, and hands on the stored copy of those stored holds.
+func newSliceWatchClient(cfg *rest.Config, stored storedVersion) (rest.Interface, error) {
 	c := rest.CopyConfig(cfg)
 	gv := discovery.SchemeGroupVersion
 	c.GroupVersion = &gv
 	c.APIPath = "/apis"
 	c.ContentType = runtime.ContentTypeProtobuf
 	c.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
-	c.NegotiatedSerializer = sparseSliceSerializer{scheme.Codecs.WithoutConversion(), known}
+	c.NegotiatedSerializer = sparseSliceSerializer{scheme.Codecs.WithoutConversion(), stored}
 	if c.UserAgent == "" {
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
@@ -39,7 +39,7 @@ func newSliceWatchClient(cfg *rest.Config, known knownVersion) (rest.Interface, 
 // objects by sliceDecoder, watch events by watchEventDecoder.
 type sparseSliceSerializer struct {
 	runtime.NegotiatedSerializer
-	known knownVersion
+	stored storedVersion
 }
 
 func (s sparseSliceSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
@@ -48,7 +48,7 @@ func (s sparseSliceSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
 		if info.MediaType != runtime.ContentTypeProtobuf || info.StreamSerializer == nil {
 			continue
 		}
-		infos[i].Serializer = sliceDecoder{info.Serializer, s.known}
+		infos[i].Serializer = sliceDecoder{info.Serializer, s.stored}
 		stream := *info.StreamSerializer
 		stream.Serializer = watchEventDecoder{stream.Serializer}
 		infos[i].StreamSerializer = &stream
@@ -67,7 +67,7 @@ func (s sparseSliceSerializer) DecoderToVersion(d runtime.Decoder, gv runtime.Gr
 // an ERROR event) with client-go's decoder.
 type sliceDecoder struct {
 	runtime.Serializer
-	known knownVersion
+	stored storedVersion
 }
 
 func (d sliceDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
@@ -75,12 +75,12 @@ func (d sliceDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, int
 	if !ok || kind != sliceGVK.Kind {
 		return d.Serializer.Decode(data, defaults, into)
 	}
-	es, err := decodeSparseSlice(raw, d.known)
+	obj, err := decodeSparseSlice(raw, d.stored)
 	if err != nil {
 		return nil, nil, err
 	}
 	gvk := sliceGVK
-	return es, &gvk, nil
+	return obj, &gvk, nil
 }
 
 // watchEventDecoder decodes a protobuf WatchEvent {type 1, object 2 {raw 1}} without
