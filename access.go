@@ -15,7 +15,7 @@ import (
 // clear log line instead of a reflector error every second.
 //
 // It asks the API server with SelfSubjectAccessReviews (which every authenticated
-// identity may create) rather than with a LIST: the informers' initial lists are
+// identity may create) rather than with a LIST: the reflectors' initial lists are
 // streamed (WatchList), so start-up costs the API server no LIST at all. Where the
 // reviews cannot be created, a one-item LIST of each resource answers the same
 // question.

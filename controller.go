@@ -49,7 +49,7 @@ var (
 	errCRDMissing = errors.New("the ServiceImport CRD (serviceimports." + mcsGroup + ") is not installed")
 )
 
-// barrier is queued once the informers have synced: when the worker reaches it, every
+// barrier is queued once both stores have synced: when the worker reaches it, every
 // service queued during the initial list has been published.
 var barrier = serviceKey{}
 
@@ -176,7 +176,7 @@ func (c *controller) stop() {
 }
 
 func (c *controller) run(ctx context.Context) {
-	// Discover the served version and check access before starting informers: a
+	// Discover the served version and check access before starting the reflectors: a
 	// reflector on a missing resource or without RBAC would log an error every
 	// second; this logs one clear line and retries with backoff (spec: degrade, never
 	// wedge).

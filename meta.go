@@ -6,7 +6,7 @@ import (
 )
 
 // metaStub gives the trimmed objects the metav1.Object methods that client-go's
-// informer machinery may call on stored objects. Only the resource version is kept
+// reflector and stores may call on stored objects. Only the resource version is kept
 // (the reflector and stores compare it); everything else reads as empty and setters
 // are no-ops, so no ObjectMeta (hundreds of bytes each) is held per object.
 type metaStub struct{ rv string }

@@ -29,7 +29,7 @@ var (
 		Namespace:                   plugin.Namespace,
 		Subsystem:                   pluginName,
 		Name:                        "update_duration_seconds",
-		Help:                        "Time from an informer event (an API change arriving) to the updated answers being served.",
+		Help:                        "Time from a watch event (an API change arriving) to the updated answers being served.",
 		Buckets:                     []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
 		NativeHistogramBucketFactor: plugin.NativeHistogramBucketFactor,
 	})

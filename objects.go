@@ -321,11 +321,11 @@ func sliceFromDiscovery(es *discovery.EndpointSlice) *endpointSlice {
 	return s
 }
 
-// transformImport is the informer transform for ServiceImports of both versions, with
+// transformImport is the store transform for ServiceImports of both versions, with
 // the default options.
 func transformImport(obj any) (any, error) { return importOptions{}.transform(obj) }
 
-// transform is the informer transform for ServiceImports of both versions.
+// transform is the store transform for ServiceImports of both versions.
 func (o importOptions) transform(obj any) (any, error) {
 	switch si := obj.(type) {
 	case *mcsv1beta1.ServiceImport:
@@ -337,7 +337,7 @@ func (o importOptions) transform(obj any) (any, error) {
 	return obj, nil
 }
 
-// transformSlice is the informer transform for EndpointSlices.
+// transformSlice is the store transform for EndpointSlices.
 func transformSlice(obj any) (any, error) {
 	if o, ok := obj.(*discovery.EndpointSlice); ok {
 		return sliceFromDiscovery(o), nil
@@ -345,20 +345,20 @@ func transformSlice(obj any) (any, error) {
 	return obj, nil
 }
 
-// GetNamespace implements metav1.Object for the informer's store.
+// GetNamespace implements metav1.Object for the reflector and the store.
 func (s *serviceImport) GetNamespace() string { return s.namespace }
 
-// GetName implements metav1.Object for the informer's store.
+// GetName implements metav1.Object for the reflector and the store.
 func (s *serviceImport) GetName() string { return s.name }
 
 // DeepCopyObject implements runtime.Object; trimmed objects are never mutated after the
 // transform, so sharing them is safe.
 func (s *serviceImport) DeepCopyObject() runtime.Object { return s }
 
-// GetNamespace implements metav1.Object for the informer's store.
+// GetNamespace implements metav1.Object for the reflector and the store.
 func (s *endpointSlice) GetNamespace() string { return s.namespace }
 
-// GetName implements metav1.Object for the informer's store.
+// GetName implements metav1.Object for the reflector and the store.
 func (s *endpointSlice) GetName() string { return s.name }
 
 // DeepCopyObject implements runtime.Object; see serviceImport.DeepCopyObject.

@@ -13,7 +13,7 @@ import (
 // one of its EndpointSlices changes and never modified afterwards: queries read them
 // without locks. Everything is relative to "<svc>.<ns>.svc.<zone>" and zone-free, so
 // one copy serves every zone. The layout is compact on purpose: a headless service's
-// records cost a few dozen bytes per endpoint (strings are shared with the informer
+// records cost a few dozen bytes per endpoint (strings are shared with the object
 // store, addresses are packed), see BENCHMARKS.md.
 type records struct {
 	// v4 and v6 are the service name's packed addresses (4 and 16 bytes each):

@@ -13,7 +13,7 @@ import (
 
 // EndpointSlices arrive over the watch as protobuf (k8s.io/api/discovery/v1
 // generated.proto). client-go decodes each into a complete EndpointSlice (managed
-// fields, target references, topology, hints …) that the informer transform trims to a
+// fields, target references, topology, hints …) that the store's transform trims to a
 // few fields at once: at a million endpoints a relist allocated 370 MB doing that, and
 // the garbage collector let the heap grow to 1.6x its steady size meanwhile. The
 // decoder here reads the wire format itself and fills in only what sliceFromDiscovery
