@@ -83,6 +83,10 @@ type controller struct {
 
 	mu      sync.Mutex
 	changed map[serviceKey]time.Time // when a queued service first changed, for the freshness histogram
+	// changedPeak is the most services changed was holding since it was last made;
+	// a map never shrinks, so once drained after a burst (a start, a relist) it is
+	// made anew rather than keep a table sized for every service.
+	changedPeak int
 
 	skips *skipLog
 	// gauges are this instance's gauges; setting them is a no-op until set.
@@ -330,6 +334,7 @@ func (c *controller) enqueue(k serviceKey) {
 	c.mu.Lock()
 	if _, ok := c.changed[k]; !ok {
 		c.changed[k] = time.Now()
+		c.changedPeak = max(c.changedPeak, len(c.changed))
 	}
 	c.mu.Unlock()
 	c.queue.Add(k)
@@ -359,6 +364,9 @@ func (c *controller) processNext() bool {
 	c.mu.Lock()
 	since, timed := c.changed[k]
 	delete(c.changed, k)
+	if len(c.changed) == 0 && c.changedPeak > 1024 {
+		c.changed, c.changedPeak = map[serviceKey]time.Time{}, 0
+	}
 	c.mu.Unlock()
 
 	c.rebuild(k)
