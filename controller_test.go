@@ -3,6 +3,7 @@ package multicluster
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -27,10 +29,53 @@ import (
 type fakeCluster struct {
 	kube *kubefake.Clientset
 	mcs  *mcsfake.Clientset
+
+	mu      sync.Mutex
+	watched map[string]bool // resources a watch was opened on
+}
+
+// recordWatches notes every watch opened. The fake clientsets' watches do not start
+// from the listed resource version: an object created after the list and before the
+// watch is never seen, so tests that create objects once the plugin runs wait for
+// both watches first (a real API server replays from the version).
+func (f *fakeCluster) recordWatches() {
+	for _, c := range []struct {
+		fake    *k8stesting.Fake
+		tracker k8stesting.ObjectTracker
+	}{{&f.kube.Fake, f.kube.Tracker()}, {&f.mcs.Fake, f.mcs.Tracker()}} {
+		c.fake.PrependWatchReactor("*", func(action k8stesting.Action) (bool, watch.Interface, error) {
+			var opts metav1.ListOptions
+			if wa, ok := action.(k8stesting.WatchActionImpl); ok {
+				opts = wa.ListOptions
+			}
+			w, err := c.tracker.Watch(action.GetResource(), action.GetNamespace(), opts)
+			if err != nil {
+				return false, nil, err
+			}
+			f.mu.Lock()
+			f.watched[action.GetResource().Resource] = true
+			f.mu.Unlock()
+			return true, w, nil
+		})
+	}
+}
+
+// waitWatching waits until both resources are watched, if the plugin synced.
+func (f *fakeCluster) waitWatching(t *testing.T, m *MultiCluster) {
+	t.Helper()
+	if !m.ctrl.synced() {
+		return
+	}
+	eventually(t, "the fake watches", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.watched[resourceImports] && f.watched[resourceSlices]
+	})
 }
 
 func newFakeCluster(versions ...string) *fakeCluster {
-	f := &fakeCluster{kube: kubefake.NewClientset(), mcs: mcsfake.NewSimpleClientset()}
+	f := &fakeCluster{kube: kubefake.NewClientset(), mcs: mcsfake.NewSimpleClientset(), watched: map[string]bool{}}
+	f.recordWatches()
 	f.serve(versions...)
 	// The fake clientset cannot review access (it would answer "not allowed"): the
 	// controller falls back to its list probe, which the tests' reactors control.
@@ -61,6 +106,7 @@ func startPlugin(t *testing.T, f *fakeCluster) *MultiCluster {
 	m.ctrl.start()
 	t.Cleanup(m.ctrl.stop)
 	m.ctrl.waitSettled(5 * time.Second)
+	f.waitWatching(t, m)
 	return m
 }
 

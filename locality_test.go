@@ -402,5 +402,6 @@ func startPluginWithClusterProperty(t *testing.T, f *fakeCluster, dyn dynamic.In
 	m.ctrl.start()
 	t.Cleanup(m.ctrl.stop)
 	m.ctrl.waitSettled(5 * time.Second)
+	f.waitWatching(t, m)
 	return m
 }
