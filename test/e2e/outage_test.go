@@ -50,8 +50,8 @@ func startProber(port int, rows []row) *prober {
 			} else {
 				for i, r := range rs {
 					if errs := verify(r, dns.Fqdn(rows[i].name), rows[i].want); len(errs) > 0 {
-						p.bad = append(p.bad, fmt.Sprintf("%s %s at %s: %s", rows[i].name, rows[i].qtype,
-							time.Now().Format("15:04:05.000"), strings.Join(errs, "; ")))
+						p.bad = append(p.bad, fmt.Sprintf("%s %s at %s: %s; dig printed:\n%s", rows[i].name, rows[i].qtype,
+							time.Now().Format("15:04:05.000"), strings.Join(errs, "; "), r.Raw))
 					}
 				}
 			}
@@ -106,10 +106,10 @@ func waitLog(t *testing.T, c *harness.CoreDNS, substr string, timeout time.Durat
 }
 
 // reconnectWait bounds how long a change made right after an outage may take to be
-// served. The informers retry a failed watch with client-go's reflector backoff (800 ms
-// doubling to 30 s, each delay stretched by up to 2x jitter; SharedIndexInformer does
-// not let it be tuned), so the first retry after the server is back can come close to
-// a minute after the last failure: measured 38.8 s and 49.6 s on a loaded machine.
+// served. The plugin retries a failed list or watch on client-go's reflector schedule
+// (800 ms doubling to 30 s, each delay stretched by up to 2x jitter), so the first retry
+// after the server is back can come close to a minute after the last failure: measured
+// 38.8 s and 49.6 s on a loaded machine.
 const reconnectWait = 2 * time.Minute
 
 // TestOutage stops kube-apiserver, then etcd, while dig keeps asking: every answer
