@@ -36,7 +36,7 @@ type scalePoint struct {
 	APIServerRSS int64   `json:"apiserverRSS"`
 	EtcdRSS      int64   `json:"etcdRSS"`
 	// Requests counts the API requests after the API server restart, by "resource
-	// VERB": a LIST of endpointslices and serviceimports there means the informers
+	// VERB": a LIST of endpointslices and serviceimports there means the watches
 	// relisted.
 	Requests map[string]int `json:"requestsAfterRestart"`
 	// Churn is API-write→answer under a steady rate of EndpointSlice updates.

@@ -18,7 +18,7 @@ func (b *bench) scaleReport() string {
 	if s := o.Shape; s.Clusters > 0 {
 		p("- **endpoints**: a ClusterSet of %d clusters. Each service is exported by %d of them (a window moving with the service number, so every cluster exports as many services), %d endpoints per EndpointSlice (one per cluster and service, as MCS controllers write them), %s endpoints a service; one in five headless.\n", s.Clusters, s.PerService, s.PerSlice, thousands(s.perService()))
 	}
-	p("\nCoreDNS unpinned, default GOMAXPROCS, no GOMEMLIMIT. Times from process start; RSS from /proc/PID/status. Once both servers are synced and idle: RSS; then two garbage collections 2 s apart (heap profiles with `gc=1`, the first giving the live heap; an idle Go program collects every two minutes anyway); then the steady RSS, once it has not moved by more than 1 MiB for 5 s (at least %s after the collections, at most a minute). Relist: kube-apiserver is restarted, both informers' watches break and resync; the peak is VmHWM from just before the restart until both are idle again.\n\n", o.Settle)
+	p("\nCoreDNS unpinned, default GOMAXPROCS, no GOMEMLIMIT. Times from process start; RSS from /proc/PID/status. Once both servers are synced and idle: RSS; then two garbage collections 2 s apart (heap profiles with `gc=1`, the first giving the live heap; an idle Go program collects every two minutes anyway); then the steady RSS, once it has not moved by more than 1 MiB for 5 s (at least %s after the collections, at most a minute). Relist: kube-apiserver is restarted, both contenders' watches break and resync; the peak is VmHWM from just before the restart until both are idle again.\n\n", o.Settle)
 	if r.BaselineRSS > 0 {
 		p("For reference, bin/coredns serving only `whoami` has an RSS of %.1f MiB: the binary with every standard plugin, before any data; it is part of every RSS below.\n\n", mib(r.BaselineRSS))
 	}
@@ -145,7 +145,7 @@ func (b *bench) scaleGoals() []goal {
 		{"(c) relist peak ≤ 1.3× steady RSS at every scale point", relist, len(relistMisses) == 0},
 	}
 	// The heap goal is set at a million endpoints: the live heap of the whole process
-	// (informer stores, records, CoreDNS itself) per endpoint, judged on the endpoints
+	// (object stores, records, CoreDNS itself) per endpoint, judged on the endpoints
 	// series (endpoints dominate); the imports series' million endpoints come with
 	// 100,000 services, whose own cost the text shows.
 	var at []string
