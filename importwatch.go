@@ -34,7 +34,7 @@ func newImportWatchClient(cfg *rest.Config, version string, stored storedVersion
 }
 
 // knownImportSerializer is the MCS clientset's serializer with the JSON object decoder
-// wrapped by importDecoder and watch events read by jsonWatchEventDecoder.
+// wrapped by importDecoder and watch events read by readJSONEvent.
 type knownImportSerializer struct {
 	runtime.NegotiatedSerializer
 	decoder importDecoder
@@ -51,7 +51,7 @@ func (s knownImportSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
 			out[i].Serializer = d
 			if info.StreamSerializer != nil {
 				stream := *info.StreamSerializer
-				stream.Serializer = jsonWatchEventDecoder{stream.Serializer}
+				stream.Serializer = watchEnvelope{stream.Serializer, readJSONEvent}
 				out[i].StreamSerializer = &stream
 			}
 		}
@@ -147,22 +147,12 @@ func jsonIdentity(data []byte, kind string) (id metav1.ObjectMeta, ok bool) {
 	return id, true
 }
 
-// jsonWatchEventDecoder decodes a JSON WatchEvent {"type": ..., "object": {...}}
-// without validating or copying the object: its Raw aliases the stream's frame buffer,
-// which client-go's watch decoder decodes (with importDecoder, which copies what it
-// keeps) before it reads the next frame. client-go's decoder reads what it cannot.
-type jsonWatchEventDecoder struct {
-	runtime.Serializer
-}
-
-func (d jsonWatchEventDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
-	ev, ok := into.(*metav1.WatchEvent)
-	if !ok {
-		return d.Serializer.Decode(data, defaults, into)
-	}
-	var typ, object []byte
+// readJSONEvent finds the type and the object of a JSON WatchEvent
+// {"type": ..., "object": {...}}; it does not validate the object, which importDecoder
+// (or client-go's decoder) reads next. An escaped type or no object: not found.
+func readJSONEvent(frame []byte) (typ, object []byte, ok bool, err error) {
 	typOK := false
-	if !jsonMembers(data, func(key []byte, _ bool, value []byte) bool {
+	if !jsonMembers(frame, func(key []byte, _ bool, value []byte) bool {
 		switch string(key) {
 		case "type":
 			typ, typOK = jsonString(value)
@@ -171,10 +161,7 @@ func (d jsonWatchEventDecoder) Decode(data []byte, defaults *schema.GroupVersion
 		}
 		return true
 	}) || !typOK || len(object) == 0 || object[0] != '{' {
-		return d.Serializer.Decode(data, defaults, into)
+		return nil, nil, false, nil
 	}
-	*ev = metav1.WatchEvent{Type: eventType(typ)}
-	ev.Object.Raw = object
-	gvk := metav1.SchemeGroupVersion.WithKind("WatchEvent")
-	return ev, &gvk, nil
+	return typ, object, true, nil
 }

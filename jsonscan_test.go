@@ -55,7 +55,7 @@ func TestJSONWatchEventDecoder(t *testing.T) {
 			stream = info.StreamSerializer.Serializer
 		}
 	}
-	ours := jsonWatchEventDecoder{stream}
+	ours := watchEnvelope{stream, readJSONEvent}
 	status := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (41)","reason":"Expired","code":410}`
 	for _, frame := range []string{
 		`{"type":"ADDED","object":` + jsonImport + `}`,

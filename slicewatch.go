@@ -4,10 +4,8 @@ import (
 	"slices"
 
 	discovery "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 )
@@ -36,7 +34,7 @@ func newSliceWatchClient(cfg *rest.Config, stored storedVersion) (rest.Interface
 }
 
 // sparseSliceSerializer is client-go's serializer with the protobuf decoders replaced:
-// objects by sliceDecoder, watch events by watchEventDecoder.
+// objects by sliceDecoder, watch events by watchEnvelope.
 type sparseSliceSerializer struct {
 	runtime.NegotiatedSerializer
 	stored storedVersion
@@ -50,7 +48,7 @@ func (s sparseSliceSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
 		}
 		infos[i].Serializer = sliceDecoder{info.Serializer, s.stored}
 		stream := *info.StreamSerializer
-		stream.Serializer = watchEventDecoder{stream.Serializer}
+		stream.Serializer = watchEnvelope{stream.Serializer, readProtobufEvent}
 		infos[i].StreamSerializer = &stream
 	}
 	return infos
@@ -83,41 +81,18 @@ func (d sliceDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, int
 	return obj, &gvk, nil
 }
 
-// watchEventDecoder decodes a protobuf WatchEvent {type 1, object 2 {raw 1}} without
-// copying the object: its Raw aliases the stream's frame buffer, which client-go's
-// watch decoder decodes (with sliceDecoder) before it reads the next frame.
-type watchEventDecoder struct {
-	runtime.Serializer
-}
-
-func (d watchEventDecoder) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
-	ev, ok := into.(*metav1.WatchEvent)
-	if !ok {
-		return d.Serializer.Decode(data, defaults, into)
+// readProtobufEvent finds the type and the object of a protobuf WatchEvent
+// {type 1, object 2 {raw 1}}.
+func readProtobufEvent(frame []byte) (typ, object []byte, ok bool, err error) {
+	if typ, _, _, err = lastField(frame, 1, wireLen); err != nil {
+		return nil, nil, false, err
 	}
-	*ev = metav1.WatchEvent{}
-	typ, _, _, err := lastField(data, 1, wireLen)
+	envelope, _, _, err := lastField(frame, 2, wireLen)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	ev.Type = eventType(typ)
-	object, _, _, err := lastField(data, 2, wireLen)
-	if err != nil {
-		return nil, nil, err
+	if object, _, _, err = lastField(envelope, 1, wireLen); err != nil {
+		return nil, nil, false, err
 	}
-	if ev.Object.Raw, _, _, err = lastField(object, 1, wireLen); err != nil {
-		return nil, nil, err
-	}
-	gvk := metav1.SchemeGroupVersion.WithKind("WatchEvent")
-	return ev, &gvk, nil
-}
-
-// eventType returns the watch event type without allocating for the known ones.
-func eventType(b []byte) string {
-	for _, t := range []watch.EventType{watch.Added, watch.Modified, watch.Deleted, watch.Bookmark, watch.Error} {
-		if string(b) == string(t) {
-			return string(t)
-		}
-	}
-	return string(b)
+	return typ, object, true, nil
 }

@@ -33,7 +33,7 @@ type objectStore struct {
 	items     map[objectKey]any
 	byService map[serviceKey][]any
 
-	synced atomic.Bool    // the first list is in and every change of it was told
+	synced atomic.Bool   // the first list is in and every change of it was told
 	listed chan struct{} // closed when synced turns true
 }
 
