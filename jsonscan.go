@@ -1,6 +1,6 @@
 package multicluster
 
-import "bytes"
+import "unicode/utf8"
 
 // A JSON scanner that finds an object's members without decoding them: the
 // ServiceImport watch (JSON only, custom resources have no protobuf) reads an event's
@@ -52,13 +52,20 @@ func jsonMembers(b []byte, member func(key []byte, plain bool, value []byte) boo
 	}
 }
 
-// jsonString returns the contents of the JSON string value v if it holds no escape.
+// jsonString returns the contents of the JSON string value v if they are plain ASCII:
+// no escape, and nothing a decoder would have to check as UTF-8 (names, namespaces,
+// resource versions and event types are ASCII; anything else is decoded whole).
 func jsonString(v []byte) ([]byte, bool) {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 		return nil, false
 	}
 	v = v[1 : len(v)-1]
-	return v, bytes.IndexByte(v, '\\') < 0
+	for _, c := range v {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return v, false
+		}
+	}
+	return v, true
 }
 
 type jsonScan struct {
