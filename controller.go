@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 )
@@ -258,13 +257,6 @@ func (c *controller) discover(ctx context.Context) error {
 		c.setState(stateUnreachable)
 		return fmt.Errorf("cannot check access to ServiceImports and EndpointSlices: %w", err)
 	}
-}
-
-func tombstoneObj(obj any) any {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		return t.Obj
-	}
-	return obj
 }
 
 // onImport queues the service of a ServiceImport that was added, changed or deleted.

@@ -1,6 +1,8 @@
 package multicluster
 
 import (
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,17 +22,8 @@ import (
 // or v1alpha1) that decodes only the identity of the versions stored holds; empty
 // says whether the store holds none (the initial list: no identity pass).
 func newImportWatchClient(cfg *rest.Config, version string, stored storedVersion, empty func() bool) (rest.Interface, error) {
-	c := rest.CopyConfig(cfg)
-	gv := schema.GroupVersion{Group: mcsGroup, Version: version}
-	c.GroupVersion = &gv
-	c.APIPath = "/apis"
-	c.ContentType = runtime.ContentTypeJSON
-	c.AcceptContentTypes = runtime.ContentTypeJSON
-	c.NegotiatedSerializer = knownImportSerializer{mcsscheme.Codecs.WithoutConversion(), importDecoderFor(version, stored, empty)}
-	if c.UserAgent == "" {
-		c.UserAgent = rest.DefaultKubernetesUserAgent()
-	}
-	return rest.RESTClientFor(c)
+	return restClientFor(cfg, schema.GroupVersion{Group: mcsGroup, Version: version}, runtime.ContentTypeJSON,
+		runtime.ContentTypeJSON, knownImportSerializer{mcsscheme.Codecs.WithoutConversion(), importDecoderFor(version, stored, empty)})
 }
 
 // knownImportSerializer is the MCS clientset's serializer with the JSON object decoder
@@ -41,22 +34,17 @@ type knownImportSerializer struct {
 }
 
 func (s knownImportSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
-	infos := s.NegotiatedSerializer.SupportedMediaTypes()
-	out := make([]runtime.SerializerInfo, len(infos))
+	infos := slices.Clone(s.NegotiatedSerializer.SupportedMediaTypes())
 	for i, info := range infos {
-		out[i] = info
-		if info.MediaType == runtime.ContentTypeJSON {
-			d := s.decoder
-			d.Serializer = info.Serializer
-			out[i].Serializer = d
-			if info.StreamSerializer != nil {
-				stream := *info.StreamSerializer
-				stream.Serializer = watchEnvelope{stream.Serializer, readJSONEvent}
-				out[i].StreamSerializer = &stream
-			}
+		if info.MediaType != runtime.ContentTypeJSON {
+			continue
 		}
+		d := s.decoder
+		d.Serializer = info.Serializer
+		infos[i].Serializer = d
+		infos[i] = envelopedStream(infos[i], readJSONEvent)
 	}
-	return out
+	return infos
 }
 
 func (s knownImportSerializer) DecoderToVersion(d runtime.Decoder, gv runtime.GroupVersioner) runtime.Decoder {

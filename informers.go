@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -153,6 +154,21 @@ func (c *controller) watchClient(resource string, build func(*rest.Config) (rest
 		return nil
 	}
 	return client
+}
+
+// restClientFor returns a REST client for the API group version gv under /apis, sending
+// contentType, accepting accept, and decoding with serializer.
+func restClientFor(cfg *rest.Config, gv schema.GroupVersion, contentType, accept string, serializer runtime.NegotiatedSerializer) (rest.Interface, error) {
+	c := rest.CopyConfig(cfg)
+	c.GroupVersion = &gv
+	c.APIPath = "/apis"
+	c.ContentType = contentType
+	c.AcceptContentTypes = accept
+	c.NegotiatedSerializer = serializer
+	if c.UserAgent == "" {
+		c.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	return rest.RESTClientFor(c)
 }
 
 // watchResource is what a typed client's Watch does, over client; params encodes the

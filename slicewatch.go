@@ -20,17 +20,9 @@ var sliceGVK = discovery.SchemeGroupVersion.WithKind("EndpointSlice")
 // newSliceWatchClient returns a discovery/v1 REST client for cfg that decodes
 // EndpointSlices sparsely, and hands on the stored copy of those stored holds.
 func newSliceWatchClient(cfg *rest.Config, stored storedVersion) (rest.Interface, error) {
-	c := rest.CopyConfig(cfg)
-	gv := discovery.SchemeGroupVersion
-	c.GroupVersion = &gv
-	c.APIPath = "/apis"
-	c.ContentType = runtime.ContentTypeProtobuf
-	c.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
-	c.NegotiatedSerializer = sparseSliceSerializer{scheme.Codecs.WithoutConversion(), stored}
-	if c.UserAgent == "" {
-		c.UserAgent = rest.DefaultKubernetesUserAgent()
-	}
-	return rest.RESTClientFor(c)
+	return restClientFor(cfg, discovery.SchemeGroupVersion, runtime.ContentTypeProtobuf,
+		runtime.ContentTypeProtobuf+","+runtime.ContentTypeJSON,
+		sparseSliceSerializer{scheme.Codecs.WithoutConversion(), stored})
 }
 
 // sparseSliceSerializer is client-go's serializer with the protobuf decoders replaced:
@@ -47,9 +39,7 @@ func (s sparseSliceSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
 			continue
 		}
 		infos[i].Serializer = sliceDecoder{info.Serializer, s.stored}
-		stream := *info.StreamSerializer
-		stream.Serializer = watchEnvelope{stream.Serializer, readProtobufEvent}
-		infos[i].StreamSerializer = &stream
+		infos[i] = envelopedStream(infos[i], readProtobufEvent)
 	}
 	return infos
 }

@@ -79,6 +79,14 @@ func (s *objectStore) Update(obj any) error {
 	return nil
 }
 
+// tombstoneObj returns the object a deletion tombstone stands for, or obj.
+func tombstoneObj(obj any) any {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return obj
+}
+
 func (s *objectStore) Delete(obj any) error {
 	k, ok := keyOf(tombstoneObj(obj))
 	if !ok {

@@ -15,7 +15,22 @@ import (
 // not find, the wrapped serializer decodes.
 type watchEnvelope struct {
 	runtime.Serializer
-	read func(frame []byte) (typ, object []byte, ok bool, err error)
+	read eventReader
+}
+
+// eventReader finds the type and the object of one watch event frame; ok is false when
+// it cannot.
+type eventReader func(frame []byte) (typ, object []byte, ok bool, err error)
+
+// envelopedStream returns info with the watch events of its stream serializer, if it
+// has one, read by read.
+func envelopedStream(info runtime.SerializerInfo, read eventReader) runtime.SerializerInfo {
+	if info.StreamSerializer != nil {
+		stream := *info.StreamSerializer
+		stream.Serializer = watchEnvelope{stream.Serializer, read}
+		info.StreamSerializer = &stream
+	}
+	return info
 }
 
 func (d watchEnvelope) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
