@@ -7,6 +7,7 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	corev1 "k8s.io/api/core/v1"
@@ -118,8 +119,9 @@ func localSubset(pairs []clusterAddr, local string) ([]netip.Addr, bool) {
 }
 
 // localSRV keeps the records of recs whose target is an endpoint of cluster local,
-// when there are any; otherwise (or when recs is not narrowed) it returns recs.
-func localSRV(recs []srvRec, names []endpointName, local string) []srvRec {
+// when there are any, and reports true; otherwise (no local endpoint has the port) it
+// returns recs, every cluster's records, and false.
+func localSRV(recs []srvRec, names []endpointName, local string) ([]srvRec, bool) {
 	var kept []srvRec
 	for _, rec := range recs {
 		if rec.target != serviceTarget && names[rec.target].cluster == local {
@@ -127,14 +129,30 @@ func localSRV(recs []srvRec, names []endpointName, local string) []srvRec {
 		}
 	}
 	if len(kept) == 0 {
-		return recs
+		return recs, false
 	}
-	return kept
+	return kept, true
+}
+
+// holdsLocal reports whether the answer for qtype at res holds the local cluster's
+// subset: the addresses when they were narrowed, an SRV set when it was (a set falls
+// back to every cluster's records when no local endpoint has its port).
+func (res *resolution) holdsLocal(qtype uint16) bool {
+	srv := res.srv != nil && res.srv.local
+	switch qtype {
+	case dns.TypeA, dns.TypeAAAA:
+		return res.narrowed
+	case dns.TypeSRV:
+		return srv
+	case dns.TypeANY:
+		return res.narrowed || srv
+	}
+	return false
 }
 
 var localityAnswers = promauto.NewCounter(prometheus.CounterOpts{
 	Namespace: plugin.Namespace,
 	Subsystem: pluginName,
 	Name:      "locality_answers_total",
-	Help:      "Answers for a service name narrowed to the local cluster's endpoints.",
+	Help:      "Answers for a service name that hold only the local cluster's endpoints.",
 })

@@ -128,7 +128,7 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 		}
 	case res.exists:
 		msg.Answer, msg.Extra = m.answer(res, qname, qtype, true)
-		if res.narrowed && len(msg.Answer) > 0 {
+		if len(msg.Answer) > 0 && res.holdsLocal(qtype) {
 			localityAnswers.Inc()
 		}
 	default:
@@ -210,7 +210,8 @@ type resolution struct {
 	// recs and base ("<svc>.<ns>.svc.<zone>", lower case) complete SRV targets.
 	recs *records
 	base string
-	// narrowed: the data is the local cluster's subset (locality.go).
+	// narrowed: the addresses are the local cluster's subset (locality.go); an SRV
+	// set says so itself.
 	narrowed bool
 }
 
@@ -259,7 +260,7 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 		res.exists, res.v4, res.v6, res.srv, res.narrowed = true, r.v4, r.v6, r.srv, r.narrowed
 	case prefix[0] == '_':
 		if set := r.lookupPort(prefix); set != nil {
-			res.exists, res.srv, res.narrowed = true, set, r.narrowed
+			res.exists, res.srv = true, set
 		} else {
 			res.exists = r.isENT(prefix)
 		}

@@ -62,6 +62,8 @@ type portSRV struct {
 // target are adjacent.
 type srvSet struct {
 	recs []srvRec
+	// local: the records are the local cluster's subset of the set (locality.go).
+	local bool
 }
 
 // srvRec is one SRV record: its target is names[target], or the service name itself
@@ -153,7 +155,7 @@ func (r *records) serviceSRV(ports []port) {
 		}
 	}
 	r.srv = newSRVSet(bare)
-	r.setPorts(named)
+	r.setPorts(named, nil)
 }
 
 // candidate is one ready endpoint address with a per-endpoint name, while building.
@@ -165,7 +167,7 @@ type candidate struct {
 
 // buildHeadless: the ready endpoint addresses (R5), per-endpoint names with the
 // cluster id (R6), their named-port SRVs (R7) and the bare-name SRVs (R8).
-func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffix int, local string, logSkip func(reason, detail string)) {
+func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffix int, localCluster string, logSkip func(reason, detail string)) {
 	var all []netip.Addr
 	var cands []candidate
 	// pairs are collected only for a service that prefers a cluster.
@@ -176,7 +178,7 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 		}
 		for _, e := range s.endpoints {
 			all = append(all, e.addr)
-			if local != "" {
+			if localCluster != "" {
 				pairs = append(pairs, clusterAddr{cluster: s.cluster, addr: e.addr})
 			}
 			if s.cluster == "" {
@@ -204,7 +206,7 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 	}
 	r.endpoints = len(all)
 	r.v4, r.v6 = pack(all)
-	if sub, ok := localSubset(pairs, local); ok {
+	if sub, ok := localSubset(pairs, localCluster); ok {
 		r.v4, r.v6 = pack(sub)
 		r.narrowed = true
 	}
@@ -215,6 +217,7 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 	})
 	var bare []srvRec
 	named := map[string][]srvRec{}
+	local := map[string]bool{} // the sets narrowed to the local cluster (locality.go)
 	ents := map[string]struct{}{}
 	for i := 0; i < len(cands); {
 		j := i
@@ -257,13 +260,16 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 		i = j
 	}
 	if r.narrowed {
-		bare = localSRV(bare, r.names, local)
+		bare, local[""] = localSRV(bare, r.names, localCluster)
 		for name, recs := range named {
-			named[name] = localSRV(recs, r.names, local)
+			named[name], local[name] = localSRV(recs, r.names, localCluster)
 		}
 	}
 	r.srv = newSRVSet(bare)
-	r.setPorts(named)
+	if r.srv != nil {
+		r.srv.local = local[""]
+	}
+	r.setPorts(named, local)
 	for e := range ents {
 		r.ents = append(r.ents, e)
 	}
@@ -285,13 +291,15 @@ func capName(v4, v6 []byte, name string, logSkip func(reason, detail string)) ([
 	return v4, v6
 }
 
-// setPorts installs the named-port SRV sets and the "_<proto>" empty non-terminals.
-func (r *records) setPorts(named map[string][]srvRec) {
+// setPorts installs the named-port SRV sets and the "_<proto>" empty non-terminals;
+// local names the sets that hold the local cluster's subset.
+func (r *records) setPorts(named map[string][]srvRec, local map[string]bool) {
 	for name, recs := range named {
 		set := newSRVSet(recs)
+		set.local = local[name]
 		// A service with one port has the same records under its name and its port
 		// name: share them.
-		if r.srv != nil && slices.Equal(set.recs, r.srv.recs) {
+		if r.srv != nil && slices.Equal(set.recs, r.srv.recs) && set.local == r.srv.local {
 			set = r.srv
 		}
 		r.ports = append(r.ports, portSRV{name: name, set: set})
