@@ -88,6 +88,8 @@ type controller struct {
 	changedPeak int
 
 	skips *skipLog
+	// unlisted logs slices from clusters status.clusters does not list (status.go).
+	unlisted unlistedLog
 	// gauges are this instance's gauges; setting them is a no-op until set.
 	gauges gauges
 
@@ -387,6 +389,7 @@ func (c *controller) rebuild(k serviceKey) {
 		bad = append(bad, skip{reason, detail})
 	})
 	c.skips.report("Service", k.namespace, k.name, bad)
+	c.unlisted.report(k, si, eps)
 	_, totals := c.index.publish(k, r)
 	c.gauges.setTotals(totals)
 }

@@ -132,6 +132,9 @@ func load(t testing.TB, m *MultiCluster, objs ...any) {
 		}
 	}
 	for k, si := range imports {
+		if m.ctrl != nil {
+			m.ctrl.unlisted.report(k, si, slices[k])
+		}
 		m.index.publish(k, buildLocal(si, slices[k], m.longestZone(), m.loc.localFor(si), func(string, string) {}))
 	}
 }

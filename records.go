@@ -106,7 +106,6 @@ func buildLocal(si *serviceImport, eps []*endpointSlice, zoneLen int, local stri
 		logSkip(reasonLongName, si.name+"."+si.namespace+".svc")
 		return nil
 	}
-	reportUnlisted(si, eps)
 	r := &records{headless: si.headless, exists: true}
 	switch {
 	case si.headless:

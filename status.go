@@ -12,30 +12,61 @@ import (
 // the mcs-api reference controller leaves it empty. Answers therefore never depend on
 // it: a slice from a cluster that the status does not list is served like any other.
 // It is counted (coredns_multicluster_unlisted_cluster_slices_total) and logged once per
-// service and cluster, since it may also show a slice a controller failed to delete.
+// service and cluster while served, since it may also show a slice a controller failed
+// to delete.
 //
 // status.endpointSliceObjects ("Absent" when an implementation such as Cilium writes no
 // slices for ClusterSetIP services) is not read either: without slices there is
 // nothing to serve from them anyway.
 
-// unlistedLogged remembers the (service, cluster) pairs already logged.
-var unlistedLogged sync.Map
+// unlistedLog remembers, per service, the unlisted clusters it has logged. A
+// rebuild replaces the service's set with the clusters it serves unlisted now, and a
+// deleted service drops its entry, so the memory follows what is served (as skipLog
+// does for malformed values) and a cluster that goes and comes back is logged again.
+// Each controller has its own: nothing outlives a stop or a Corefile reload.
+type unlistedLog struct {
+	mu   sync.Mutex
+	seen map[serviceKey]map[string]struct{}
+}
 
-// reportUnlisted counts and logs, once, the source clusters of slices that the
-// import's status.clusters does not list. It runs when a service is rebuilt.
-func reportUnlisted(si *serviceImport, eps []*endpointSlice) {
-	if len(si.clusters) == 0 {
-		return
+// report counts and logs, once while they are served, the source clusters of slices
+// that the import's status.clusters does not list. It runs when service k is rebuilt;
+// si is nil when the service is gone. Bookkeeping imports (compat.go) serve nothing.
+func (l *unlistedLog) report(k serviceKey, si *serviceImport, eps []*endpointSlice) {
+	var now map[string]struct{}
+	var fresh []*endpointSlice
+	l.mu.Lock()
+	prev := l.seen[k]
+	if si != nil && !si.ignored && len(si.clusters) > 0 {
+		for _, s := range eps {
+			if s.cluster == "" || len(s.endpoints) == 0 || slices.Contains(si.clusters, s.cluster) {
+				continue
+			}
+			unlistedSlices.Inc()
+			if _, dup := now[s.cluster]; dup {
+				continue
+			}
+			if now == nil {
+				now = map[string]struct{}{}
+			}
+			now[s.cluster] = struct{}{}
+			if _, old := prev[s.cluster]; !old {
+				fresh = append(fresh, s)
+			}
+		}
 	}
-	for _, s := range eps {
-		if s.cluster == "" || len(s.endpoints) == 0 || slices.Contains(si.clusters, s.cluster) {
-			continue
+	switch {
+	case now != nil:
+		if l.seen == nil {
+			l.seen = map[serviceKey]map[string]struct{}{}
 		}
-		unlistedSlices.Inc()
-		key := si.namespace + "/" + si.name + "/" + s.cluster
-		if _, seen := unlistedLogged.LoadOrStore(key, struct{}{}); !seen {
-			log.Infof("ServiceImport %s/%s: EndpointSlice %s comes from cluster %q, which status.clusters does not list; serving it",
-				si.namespace, si.name, s.name, s.cluster)
-		}
+		l.seen[k] = now
+	case prev != nil:
+		delete(l.seen, k)
+	}
+	l.mu.Unlock()
+	for _, s := range fresh {
+		log.Infof("ServiceImport %s/%s: EndpointSlice %s comes from cluster %q, which status.clusters does not list; serving it",
+			si.namespace, si.name, s.name, s.cluster)
 	}
 }
