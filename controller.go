@@ -90,8 +90,8 @@ type controller struct {
 	skips *skipLog
 	// unlisted logs slices from clusters status.clusters does not list (status.go).
 	unlisted unlistedLog
-	// gauges are this instance's gauges; setting them is a no-op until set.
-	gauges gauges
+	// gauges are this instance's gauges (gauges.go); nil in tests that have none.
+	gauges *gauges
 
 	problems problemLog
 

@@ -56,35 +56,6 @@ var (
 	}, []string{"server", "zone", "status"})
 )
 
-// gauges are the gauges of one plugin instance. Each server block that has the plugin
-// runs its own watches and index, so its gauges carry the server and zone labels the
-// way CoreDNS's own metrics do (coredns_dns_requests_total{server, zone}); shared
-// gauges would be overwritten by whichever block changed last.
-type gauges struct {
-	server string   // "dns://:53", as metrics.WithServer reports it
-	zones  []string // the plugin's zones
-}
-
-func (g gauges) setWatchState(s watchState) {
-	for _, z := range g.zones {
-		for i, name := range stateNames {
-			v := 0.0
-			if watchState(i) == s {
-				v = 1
-			}
-			watchStatus.WithLabelValues(g.server, z, name).Set(v)
-		}
-	}
-}
-
-func (g gauges) setTotals(t stats) {
-	for _, z := range g.zones {
-		serviceImports.WithLabelValues(g.server, z, "clusterset_ip").Set(float64(t.clusterSetIP))
-		serviceImports.WithLabelValues(g.server, z, "headless").Set(float64(t.headless))
-		endpointsServed.WithLabelValues(g.server, z).Set(float64(t.endpoints))
-	}
-}
-
 // serverAddr is the server label of a server block, as CoreDNS builds its servers'
 // addresses: "<transport>://<host>:<port>" for the first listen host.
 func serverAddr(transport string, hosts []string, port string) string {

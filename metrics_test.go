@@ -9,8 +9,10 @@ import (
 // TestGaugesPerServerBlock: two server blocks with the plugin keep their own gauges
 // instead of overwriting one shared value.
 func TestGaugesPerServerBlock(t *testing.T) {
-	a := gauges{server: serverAddr("dns", []string{""}, "53"), zones: []string{"clusterset.local."}}
-	b := gauges{server: serverAddr("dns", []string{"127.0.0.1"}, "1053"), zones: []string{"clusterset.local.", "example.org."}}
+	a := newGauges(serverAddr("dns", []string{""}, "53"), []string{"clusterset.local."})
+	b := newGauges(serverAddr("dns", []string{"127.0.0.1"}, "1053"), []string{"clusterset.local.", "example.org."})
+	t.Cleanup(a.release)
+	t.Cleanup(b.release)
 	a.setTotals(stats{clusterSetIP: 3, headless: 1, endpoints: 10})
 	b.setTotals(stats{clusterSetIP: 7, endpoints: 2})
 	a.setWatchState(stateSynced)

@@ -40,7 +40,7 @@ type MultiCluster struct {
 
 	index  *index
 	ctrl   *controller
-	gauges gauges
+	gauges *gauges
 	// loc is the local cluster and the locality options (locality.go).
 	loc *locality
 	// notifier sends NOTIFY when the serial moves (notify.go).

@@ -42,7 +42,7 @@ func setup(c *caddy.Controller) error {
 	}
 	m.setNSAddrs()
 	cfg := dnsserver.GetConfig(c)
-	m.gauges = gauges{server: serverAddr(cfg.Transport, cfg.ListenHosts, cfg.Port), zones: m.Zones}
+	m.gauges = newGauges(serverAddr(cfg.Transport, cfg.ListenHosts, cfg.Port), m.Zones)
 	c.OnStartup(m.onStartup)
 	c.OnShutdown(m.onShutdown)
 	// NOTIFY goes through the transfer plugin of this server block, if any (RFC 1996).
@@ -249,6 +249,8 @@ func (m *MultiCluster) onShutdown() error {
 	if m.ctrl != nil {
 		m.ctrl.stop()
 	}
+	// After the stop, so that no write follows the release (gauges.go).
+	m.gauges.release()
 	return nil
 }
 
