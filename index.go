@@ -32,6 +32,9 @@ type index struct {
 	// rev maps an address to the names PTR answers with, when reverse zones are
 	// served (ptr.go); nil otherwise.
 	rev map[netip.Addr][]ptrOwner
+	// revENT counts, per prefix, the addresses of rev below it: the reverse names of
+	// those prefixes exist without data (ptrents.go).
+	revENT map[netip.Prefix]int32
 }
 
 func newIndex() *index {

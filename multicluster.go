@@ -118,14 +118,7 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 			msg.Answer = []dns.RR{&dns.TXT{Hdr: header(qname, dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}}}
 		}
 	case res.apex:
-		if qtype == dns.TypeSOA || qtype == dns.TypeANY {
-			soa := m.soa(z, true)
-			soa.Hdr.Name = qname
-			msg.Answer = append(msg.Answer, soa)
-		}
-		if qtype == dns.TypeNS || qtype == dns.TypeANY {
-			msg.Answer = append(msg.Answer, &dns.NS{Hdr: header(qname, dns.TypeNS, m.ttl), Ns: z.ns})
-		}
+		msg.Answer = m.apexRecords(z, qname, qtype)
 	case res.exists:
 		msg.Answer, msg.Extra = m.answer(res, qname, qtype, true)
 		if len(msg.Answer) > 0 && res.holdsLocal(qtype) {
@@ -312,6 +305,21 @@ func (m *MultiCluster) soa(z *zoneNames, observe bool) *dns.SOA {
 		Expire:  86400,
 		Minttl:  m.ttl,
 	}
+}
+
+// apexRecords are the answer at a zone's apex: its SOA and NS (spec R10; RFC 1034
+// §4.2.1: every zone has both at its apex), NODATA for other types.
+func (m *MultiCluster) apexRecords(z *zoneNames, qname string, qtype uint16) []dns.RR {
+	var out []dns.RR
+	if qtype == dns.TypeSOA || qtype == dns.TypeANY {
+		soa := m.soa(z, true)
+		soa.Hdr.Name = qname
+		out = append(out, soa)
+	}
+	if qtype == dns.TypeNS || qtype == dns.TypeANY {
+		out = append(out, &dns.NS{Hdr: header(qname, dns.TypeNS, m.ttl), Ns: z.ns})
+	}
+	return out
 }
 
 // synced reports whether the watches have synced, so that a missing name really is

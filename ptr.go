@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/coredns/coredns/plugin"
-	"github.com/coredns/coredns/plugin/pkg/dnsutil"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,13 +69,27 @@ func (m *MultiCluster) matchReverse(lname string) int {
 	return best
 }
 
-// servePTR answers a query in reverse zone m.rev[ri].
+// servePTR answers a query in reverse zone m.rev[ri]: SOA and NS at its apex (RFC
+// 1034 §4.2.1), PTRs at the addresses it has, and NODATA at the names between them,
+// which exist (RFC 8020).
 func (m *MultiCluster) servePTR(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, qname, lname string, qtype uint16, ri int) (int, error) {
-	var owners []ptrOwner
-	if addr, err := netip.ParseAddr(dnsutil.ExtractAddressFromReverse(lname)); err == nil {
-		owners = m.index.lookupPTR(addr.Unmap())
+	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+		// Zone transfers are served by the transfer plugin through Transfer().
+		return dns.RcodeRefused, nil
 	}
-	if len(owners) == 0 {
+	z := &m.rev[ri]
+	apex := lname == z.origin
+	exists := apex
+	var owners []ptrOwner
+	if p, ok := reversePrefix(lname); ok && !apex {
+		if p.IsSingleIP() {
+			owners = m.index.lookupPTR(p.Addr().Unmap())
+			exists = len(owners) > 0
+		} else {
+			exists = m.index.hasReverseENT(p)
+		}
+	}
+	if !exists {
 		if done, rcode, err := m.missing(ctx, w, r, qname); done {
 			return rcode, err
 		}
@@ -84,23 +97,32 @@ func (m *MultiCluster) servePTR(ctx context.Context, w dns.ResponseWriter, r *dn
 	msg := new(dns.Msg)
 	msg.SetReply(r)
 	msg.Authoritative = true
-	if len(owners) > 0 && (qtype == dns.TypePTR || qtype == dns.TypeANY) {
-		origin := m.zones[0].origin
-		recs := make([]dns.PTR, len(owners))
-		for i, o := range owners {
-			target := o.svc.name + "." + o.svc.namespace + ".svc." + origin
-			if o.name != "" {
-				target = o.name + "." + target
-			}
-			recs[i] = dns.PTR{Hdr: header(qname, dns.TypePTR, m.ttl), Ptr: target}
-			msg.Answer = append(msg.Answer, &recs[i])
-		}
+	switch {
+	case apex:
+		msg.Answer = m.apexRecords(z, qname, qtype)
+	case len(owners) > 0 && (qtype == dns.TypePTR || qtype == dns.TypeANY):
+		msg.Answer = m.ptrRecords(qname, owners)
 		ptrAnswers.Inc()
-	}
-	if len(owners) == 0 {
+	case !exists:
 		msg.Rcode = dns.RcodeNameError
 	}
-	return m.reply(w, msg, &m.rev[ri])
+	return m.reply(w, msg, z)
+}
+
+// ptrRecords are the PTR records of owner, an address whose names are owners.
+func (m *MultiCluster) ptrRecords(owner string, owners []ptrOwner) []dns.RR {
+	origin := m.zones[0].origin
+	recs := make([]dns.PTR, len(owners))
+	out := make([]dns.RR, len(owners))
+	for i, o := range owners {
+		target := o.svc.name + "." + o.svc.namespace + ".svc." + origin
+		if o.name != "" {
+			target = o.name + "." + target
+		}
+		recs[i] = dns.PTR{Hdr: header(owner, dns.TypePTR, m.ttl), Ptr: target}
+		out[i] = &recs[i]
+	}
+	return out
 }
 
 // ptrOwner is a name an address belongs to: the service name when name is "", else the
@@ -118,6 +140,7 @@ func (x *index) enablePTR() {
 	x.mu.Lock()
 	if x.rev == nil {
 		x.rev = map[netip.Addr][]ptrOwner{}
+		x.revENT = map[netip.Prefix]int32{}
 	}
 	x.mu.Unlock()
 }
@@ -138,7 +161,10 @@ func (x *index) reindexPTR(k serviceKey, old, r *records) {
 		return
 	}
 	old.eachAddr(func(name string, a netip.Addr) {
-		owners := x.rev[a]
+		owners, ok := x.rev[a]
+		if !ok {
+			return // another name of the service had this address
+		}
 		kept := make([]ptrOwner, 0, len(owners))
 		for _, o := range owners {
 			if o.svc != k {
@@ -147,15 +173,19 @@ func (x *index) reindexPTR(k serviceKey, old, r *records) {
 		}
 		if len(kept) == 0 {
 			delete(x.rev, a)
+			x.dropReverseENTs(a)
 		} else {
 			x.rev[a] = kept
 		}
 	})
 	r.eachAddr(func(name string, a netip.Addr) {
 		o := ptrOwner{svc: k, name: name}
-		owners := x.rev[a]
+		owners, had := x.rev[a]
 		if slices.Contains(owners, o) {
 			return
+		}
+		if !had {
+			x.addReverseENTs(a)
 		}
 		next := append(slices.Clip(owners), o)
 		slices.SortFunc(next, comparePTROwner)

@@ -46,7 +46,8 @@ func TestPTR(t *testing.T) {
 		{Qname: "12.0.1.10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{revSOA}},
 		{Qname: "1.0.4.10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{revSOA}},
 		{Qname: "9.9.9.9.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{revSOA}},
-		{Qname: "10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{revSOA}},
+		// Above an address with a PTR: the name exists (RFC 8020), NODATA.
+		{Qname: "10.in-addr.arpa.", Qtype: dns.TypePTR, Ns: []dns.RR{revSOA}},
 		// Other types at a known address: NODATA.
 		{Qname: "1.0.42.10.in-addr.arpa.", Qtype: dns.TypeA, Ns: []dns.RR{revSOA}},
 	}
