@@ -14,23 +14,28 @@ var errNotSynced = errors.New("watches not synced: refusing to transfer a partia
 // xfrBatch is the number of records per message of a transfer.
 const xfrBatch = 500
 
-// Transfer implements transfer.Transferer (spec R11). Records come from the same
-// prepared records as query answers, so owner names (cluster ids included) are
-// identical; services and names are sorted, so two transfers of one serial are equal.
+// Transfer implements transfer.Transferer (spec R11), for the forward zones and the
+// reverse zones (ptrxfr.go). Records come from the same prepared records as query
+// answers, so owner names (cluster ids included) are identical; services, names and
+// addresses are sorted, so two transfers of one serial are equal.
 func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
-	zi := -1
-	for i, z := range m.Zones {
-		if dns.CanonicalName(zone) == z {
-			zi = i
+	zone = dns.CanonicalName(zone)
+	var z *zoneNames
+	body := m.forwardRecords
+	for i := range m.Zones {
+		if m.Zones[i] == zone {
+			z = &m.zones[i]
 		}
 	}
-	if zi < 0 {
+	if ri := m.reverseZone(zone); z == nil && ri >= 0 {
+		z, body = &m.rev[ri], m.reverseRecords
+	}
+	if z == nil {
 		return nil, transfer.ErrNotAuthoritative
 	}
 	if !m.synced() {
 		return nil, errNotSynced
 	}
-	z := &m.zones[zi]
 	soa := m.soa(z, true)
 	ch := make(chan []dns.RR)
 	// IXFR with a serial at or after ours (RFC 1982 arithmetic): nothing changed, send
@@ -42,31 +47,38 @@ func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, er
 		}()
 		return ch, nil
 	}
-	keys, recs := m.index.snapshot()
 	go func() {
 		defer close(ch)
-		batch := []dns.RR{
-			soa,
-			&dns.NS{Hdr: header(z.origin, dns.TypeNS, m.ttl), Ns: z.ns},
-			&dns.TXT{Hdr: header(dnsutil.Join("dns-version", z.origin), dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}},
-		}
-		// The NS target's addresses: a zone whose in-zone NS has none is not a valid
-		// zone (RFC 1035 §4.2.1 glue; named-checkzone refuses it).
-		ns, _ := m.answer(resolution{exists: true, v4: m.nsV4, v6: m.nsV6}, z.ns, dns.TypeANY, false)
-		batch = append(batch, ns...)
-		for i, k := range keys {
-			base := dnsutil.Join(k.name, k.namespace, "svc", z.origin)
-			for _, rr := range m.serviceRecords(recs[i], base) {
-				batch = append(batch, rr)
-				if len(batch) >= xfrBatch {
-					ch <- batch
-					batch = nil
-				}
+		batch := []dns.RR{soa, &dns.NS{Hdr: header(z.origin, dns.TypeNS, m.ttl), Ns: z.ns}}
+		body(z, func(rr dns.RR) {
+			batch = append(batch, rr)
+			if len(batch) >= xfrBatch {
+				ch <- batch
+				batch = nil
 			}
-		}
+		})
 		ch <- append(batch, soa)
 	}()
 	return ch, nil
+}
+
+// forwardRecords emits every record of forward zone z after its SOA and NS: the
+// schema version, the NS target's addresses, then each service's records.
+func (m *MultiCluster) forwardRecords(z *zoneNames, emit func(dns.RR)) {
+	keys, recs := m.index.snapshot()
+	emit(&dns.TXT{Hdr: header(dnsutil.Join("dns-version", z.origin), dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}})
+	// The NS target's addresses: a zone whose in-zone NS has none is not a valid
+	// zone (RFC 1035 §4.2.1 glue; named-checkzone refuses it).
+	ns, _ := m.answer(resolution{exists: true, v4: m.nsV4, v6: m.nsV6}, z.ns, dns.TypeANY, false)
+	for _, rr := range ns {
+		emit(rr)
+	}
+	for i, k := range keys {
+		base := dnsutil.Join(k.name, k.namespace, "svc", z.origin)
+		for _, rr := range m.serviceRecords(recs[i], base) {
+			emit(rr)
+		}
+	}
 }
 
 // serviceRecords lists every record of a service in a stable order: the service name,
