@@ -12,6 +12,7 @@ root="$(cd "${here}/.." && pwd)"
 
 "${here}/install-deps.sh"
 "${here}/build-apiserver.sh"
+"${here}/build-stock-coredns.sh"
 
 etcd_bin=""
 if [[ -x "${root}/.cache/bin/etcd" ]]; then

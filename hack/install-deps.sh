@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the Debian packages the end-to-end tests, the demo and the benchmarks
 # use, if they are missing: dig (dnsutils), dnsperf, etcd (etcd-server), named-checkzone
-# (bind9-utils), named (bind9, the zone-transfer secondary of the NOTIFY test), and podman, runc
+# (bind9-utils), named (bind9, the zone-transfer secondary of the NOTIFY test), dnsmasq
+# (dnsmasq-base: kube-dns's forwarder, in front of the standalone server), and podman, runc
 # and skopeo for the image tests (podman runs the image with runc: its default runtime, crun,
 # cannot set resource limits on these machines). Idempotent: it runs
 # `apt-get update` and `apt-get install` only when something is missing.
@@ -24,8 +25,9 @@ declare -A pkgs=(
 	[runc]=runc
 	[skopeo]=skopeo
 	[named]=bind9
+	[dnsmasq]=dnsmasq-base
 )
-cmds=(dig dnsperf etcd named-checkzone named podman runc skopeo)
+cmds=(dig dnsperf etcd named-checkzone named dnsmasq podman runc skopeo)
 
 missing=()
 for cmd in "${cmds[@]}"; do
