@@ -43,8 +43,10 @@ type MultiCluster struct {
 	gauges *gauges
 	// loc is the local cluster and the locality options (locality.go).
 	loc *locality
-	// notifier sends NOTIFY when the serial moves (notify.go).
+	// notifier sends NOTIFY when the serial moves (notify.go), from one of listen,
+	// the server block's bind addresses (notifysend.go).
 	notifier *notifier
+	listen   []string
 	// rev are the reverse zones PTRs are served for (ptr.go).
 	rev []zoneNames
 	// zones holds per-zone names that answers reuse, in the order of Zones.

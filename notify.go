@@ -1,6 +1,7 @@
 package multicluster
 
 import (
+	"slices"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -33,8 +34,8 @@ func (x *index) signalMoved() {
 type notifier struct {
 	zones []string
 	moved <-chan struct{}
-	// send notifies the secondaries of one zone (transfer.Transfer.Notify).
-	send func(zone string) error
+	// send notifies the secondaries of one zone (notifysend.go).
+	send func(zone string) notifyResult
 	// ready reports whether a transfer would be served: until the watches synced, a
 	// secondary would be refused, so NOTIFY waits.
 	ready func() bool
@@ -70,12 +71,12 @@ func (n *notifier) run() {
 			return
 		}
 		for _, z := range n.zones {
-			if err := n.send(z); err != nil {
+			res := n.send(z)
+			notifies.WithLabelValues("sent").Add(float64(res.acked))
+			for _, err := range res.failed {
 				notifies.WithLabelValues("failed").Inc()
 				log.Warningf("NOTIFY for %s: %v", z, err)
-				continue
 			}
-			notifies.WithLabelValues("sent").Inc()
 		}
 	}
 }
@@ -103,17 +104,34 @@ func (n *notifier) versioned() bool {
 	}
 }
 
-// startNotifier starts sending NOTIFY through the transfer plugin of this server
-// block, h (nil when the block has none: nothing to do).
+// startNotifier starts sending NOTIFY, for the forward and the reverse zones, to the
+// secondaries of the transfer plugin of this server block, h (nil when the block has
+// none: nothing to do), from the block's bound address (notifysend.go).
 func (m *MultiCluster) startNotifier(h plugin.Handler) {
 	t, ok := h.(*transfer.Transfer)
 	if !ok || t == nil {
 		return
 	}
+	var send func(string) notifyResult
+	if stanzas, err := transferStanzas(t); err == nil {
+		send = newNotifySender(stanzas, m.listen).send
+	} else {
+		log.Warningf("NOTIFY through the transfer plugin, from the address the kernel picks: %v", err)
+		send = func(zone string) notifyResult {
+			if err := t.Notify(zone); err != nil {
+				return notifyResult{failed: []error{err}}
+			}
+			return notifyResult{acked: 1}
+		}
+	}
+	zones := slices.Clone(m.Zones)
+	for _, z := range m.rev {
+		zones = append(zones, z.origin)
+	}
 	m.notifier = &notifier{
-		zones:  m.Zones,
+		zones:  zones,
 		moved:  m.index.moved,
-		send:   t.Notify,
+		send:   send,
 		ready:  m.synced,
 		delay:  notifyDelay,
 		serial: m.index.serial,
@@ -137,5 +155,5 @@ var notifies = promauto.NewCounterVec(prometheus.CounterOpts{
 	Namespace: plugin.Namespace,
 	Subsystem: pluginName,
 	Name:      "notifies_total",
-	Help:      "NOTIFY rounds for a zone to the transfer plugin's secondaries, by result (sent, failed).",
+	Help:      "NOTIFY messages to the transfer plugin's secondaries, one per zone and secondary, by result (sent: acknowledged; failed: not, after three tries).",
 }, []string{"result"})

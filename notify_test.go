@@ -19,11 +19,14 @@ func countingNotifier(t *testing.T, m *MultiCluster, ready *atomic.Bool, fail er
 	n := &notifier{
 		zones: m.Zones,
 		moved: m.index.moved,
-		send: func(z string) error {
+		send: func(z string) notifyResult {
 			mu.Lock()
 			sent = append(sent, z)
 			mu.Unlock()
-			return fail
+			if fail != nil {
+				return notifyResult{failed: []error{fail}}
+			}
+			return notifyResult{acked: 1}
 		},
 		ready: ready.Load,
 		delay: 20 * time.Millisecond,

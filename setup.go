@@ -42,6 +42,7 @@ func setup(c *caddy.Controller) error {
 	}
 	m.setNSAddrs()
 	cfg := dnsserver.GetConfig(c)
+	m.listen = cfg.ListenHosts
 	m.gauges = newGauges(serverAddr(cfg.Transport, cfg.ListenHosts, cfg.Port), m.Zones)
 	c.OnStartup(m.onStartup)
 	c.OnShutdown(m.onShutdown)
