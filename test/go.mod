@@ -3,10 +3,10 @@ module github.com/mcs-dns/multicluster/test
 go 1.26.8
 
 require (
-	// The plugin itself (replaced by the working tree below), for suites that import it.
-	github.com/mcs-dns/multicluster v0.0.0
 	// The image builder (make image): OCI layout and archive, no container daemon.
 	github.com/google/go-containerregistry v0.22.1
+	// The plugin itself (replaced by the working tree below), for suites that import it.
+	github.com/mcs-dns/multicluster v0.0.0
 	github.com/miekg/dns v1.1.73
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
@@ -16,11 +16,11 @@ require (
 )
 
 require (
+	// Renders and lints deploy/helm/coredns-multicluster as helm template and helm lint do (e2e).
+	helm.sh/helm/v4 v4.3.2
 	// Renders deploy/kustomize as kubectl apply -k does (e2e).
 	sigs.k8s.io/kustomize/api v0.21.2
 	sigs.k8s.io/kustomize/kyaml v0.21.2
-	// Renders and lints deploy/helm/coredns-multicluster as helm template and helm lint do (e2e).
-	helm.sh/helm/v4 v4.3.2
 )
 
 require (
@@ -54,11 +54,13 @@ require (
 	github.com/gobwas/glob v0.2.3 // indirect
 	github.com/google/gnostic-models v0.7.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/gorilla/websocket v1.5.4-0.20250319132907-e064f32e3674 // indirect
 	github.com/huandu/xstrings v1.5.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/mitchellh/copystructure v1.2.0 // indirect
 	github.com/mitchellh/reflectwalk v1.0.2 // indirect
+	github.com/moby/spdystream v0.5.1 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.3-0.20250322232337-35a7c28c31ee // indirect
 	github.com/monochromegane/go-gitignore v0.0.0-20200626010858-205db1a8cc00 // indirect
@@ -89,6 +91,7 @@ require (
 	k8s.io/apiserver v0.37.2 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad // indirect
+	k8s.io/streaming v0.37.2 // indirect
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd // indirect
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect

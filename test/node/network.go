@@ -1,0 +1,143 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+const ipForward = "/proc/sys/net/ipv4/ip_forward"
+
+// network is what the node changed on the host: its bridge, the blackhole routes and the
+// forwarding switch (pods reach Services through the host's netfilter, which needs it on).
+type network struct {
+	nodeBridge, podBridge string
+	routes                []string
+	forwardWas            string
+}
+
+// bridgeNames are the node's interfaces, named after the node (interface names have at most 15
+// characters; a node name may have 63).
+func bridgeNames(name string) (node, pods string) {
+	h := crc32.ChecksumIEEE([]byte(name)) & 0xffffff
+	return fmt.Sprintf("mcsn%06x", h), fmt.Sprintf("mcsp%06x", h)
+}
+
+func setUpNetwork(o Options) (*network, error) {
+	n := &network{}
+	n.nodeBridge, n.podBridge = bridgeNames(o.Name)
+	// A bridge left by a run that was killed is taken down first: its address would clash.
+	_ = ip("link", "del", n.nodeBridge)
+	_ = ip("link", "del", n.podBridge)
+	if err := ip("link", "add", n.nodeBridge, "type", "bridge"); err != nil {
+		return n, err
+	}
+	if err := ip("addr", "add", o.NodeIP.String(), "dev", n.nodeBridge); err != nil {
+		return n, err
+	}
+	if err := ip("link", "set", n.nodeBridge, "up"); err != nil {
+		return n, err
+	}
+	// Addresses in these ranges that kube-proxy does not translate and no pod holds are dropped
+	// here instead of following the default route off the machine.
+	blackholes := []string{o.ServiceCIDR.Masked().String()}
+	if o.ClusterPodCIDR.Bits() < o.PodCIDR.Bits() && o.ClusterPodCIDR.Contains(o.PodCIDR.Addr()) {
+		blackholes = append(blackholes, o.ClusterPodCIDR.Masked().String())
+	}
+	for _, r := range blackholes {
+		_ = ip("route", "del", "blackhole", r)
+		if err := ip("route", "add", "blackhole", r); err != nil {
+			return n, err
+		}
+		n.routes = append(n.routes, r)
+	}
+	was, err := os.ReadFile(ipForward)
+	if err != nil {
+		return n, err
+	}
+	n.forwardWas = strings.TrimSpace(string(was))
+	if err := os.WriteFile(ipForward, []byte("1"), 0o644); err != nil {
+		return n, fmt.Errorf("turning on IPv4 forwarding (pods reach Services through the host): %w", err)
+	}
+	return n, writeCNIConfig(o, n.podBridge)
+}
+
+// writeCNIConfig gives pods an address on the node's pod bridge and routes to the pod and
+// service ranges only: no default route, so a pod cannot send anything off the machine.
+func writeCNIConfig(o Options, bridge string) error {
+	conf := map[string]any{
+		"cniVersion": "0.4.0",
+		"name":       "mcs-node",
+		"plugins": []any{
+			map[string]any{
+				"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false, "hairpinMode": true,
+				"ipam": map[string]any{
+					"type":   "host-local",
+					"ranges": [][]map[string]string{{{"subnet": o.PodCIDR.Masked().String()}}},
+					"routes": []map[string]string{{"dst": o.ServiceCIDR.Masked().String()}, {"dst": o.ClusterPodCIDR.Masked().String()}},
+					"dataDir": o.path("cni", "ipam"),
+				},
+			},
+			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
+		},
+	}
+	data, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(o.path("cni", "10-mcs-node.conflist"), data, 0o644)
+}
+
+func (n *network) tearDown() error {
+	var errs []error
+	for _, r := range n.routes {
+		errs = append(errs, ip("route", "del", "blackhole", r))
+	}
+	for _, b := range []string{n.podBridge, n.nodeBridge} {
+		if b != "" {
+			_ = ip("link", "del", b) // the pod bridge exists only once a pod ran
+		}
+	}
+	if n.forwardWas != "" {
+		errs = append(errs, os.WriteFile(ipForward, []byte(n.forwardWas), 0o644))
+	}
+	return errors.Join(errs...)
+}
+
+func ip(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// unmountUnder lazily unmounts every mount below dir, deepest first: the kubelet's volumes,
+// containerd's snapshots and sandbox files, left behind when a process is killed.
+func unmountUnder(dir string) error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	var errs []error
+	for _, p := range points {
+		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,52 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/mcs-dns/multicluster/test/controlplane"
+)
+
+// proxyConfig runs kube-proxy in iptables mode (iptables-nft here, as Debian 12 ships it),
+// listening on loopback only, and leaves the conntrack sysctls alone (maxPerCore 0, no
+// timeouts): setting them needs privileges a VM or container may not grant, and the defaults
+// do for a test node.
+func proxyConfig(o Options) string {
+	return fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: %s
+mode: iptables
+clusterCIDR: %s
+hostnameOverride: %s
+bindAddress: %s
+healthzBindAddress: 127.0.0.1:0
+metricsBindAddress: 127.0.0.1:0
+nodePortAddresses: [%q]
+conntrack:
+  maxPerCore: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+`, o.Kubeconfig, o.ClusterPodCIDR.Masked(), o.Name, o.NodeIP.Addr(), o.NodeIP.Masked())
+}
+
+func startProxy(o Options) (*controlplane.Daemon, error) {
+	conf := o.path("kube-proxy.yaml")
+	if err := os.WriteFile(conf, []byte(proxyConfig(o)), 0o644); err != nil {
+		return nil, err
+	}
+	return controlplane.StartDaemon("kube-proxy", filepath.Join(o.BinDir, "kube-proxy"),
+		[]string{"--config", conf, "--v=1"}, o.path("kube-proxy.log"), false)
+}
+
+// cleanupProxyRules removes kube-proxy's chains and rules from the host.
+func cleanupProxyRules(o Options) error {
+	out, err := exec.Command(filepath.Join(o.BinDir, "kube-proxy"), "--cleanup").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kube-proxy --cleanup: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
