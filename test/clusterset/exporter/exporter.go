@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
@@ -193,10 +194,18 @@ func (e *exporter) processNext(ctx context.Context, m *member) bool {
 	return true
 }
 
-// newQueue is the work queue of one cluster, with client-go's default controller back-off.
+// Retry back-off of a service that failed: doubling from retryMin up to retryMax. client-go's
+// default controller limiter goes up to 1000 s: after an API server has been away for a
+// minute, its pending writes would wait minutes more once it is back.
+const (
+	retryMin = 5 * time.Millisecond
+	retryMax = 30 * time.Second
+)
+
+// newQueue is the work queue of one cluster.
 func newQueue(cluster string) workqueue.TypedRateLimitingInterface[string] {
 	return workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryMin, retryMax),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "exporter-" + cluster},
 	)
 }
