@@ -103,7 +103,13 @@ func (w *clusterIDWatch) run(ctx context.Context) {
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = byName
-			return res.Watch(ctx, o)
+			wi, err := res.Watch(ctx, o)
+			if err == nil {
+				// With streaming lists (KEP-3157, on in client-go 0.35+) a healthy
+				// reflector only watches: a watch that opens ends the problem.
+				w.problem(clusterIDTopic+" watch", "", nil)
+			}
+			return wi, err
 		},
 	}
 	inf := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 0, cache.Indexers{})
