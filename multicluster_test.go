@@ -214,6 +214,9 @@ var dnsTestCases = []test.Case{
 			test.A("db-1.east.db.shop.svc.clusterset.local. 5 IN A 10.1.0.11"),
 		}},
 	nxdomain("_pg._tcp.nocluster.shop.svc.clusterset.local.", dns.TypeSRV),
+	// Without a source cluster there are no per-endpoint names for SRV targets: the
+	// bare-name SRV (R8) is NODATA (what the mcs-api reference controllers get).
+	nodata("nocluster.shop.svc.clusterset.local.", dns.TypeSRV),
 
 	// R8: bare-name SRV of a headless service.
 	{Qname: "dup.shop.svc.clusterset.local.", Qtype: dns.TypeSRV,
