@@ -14,8 +14,9 @@
 # etcd 3.4 does not answer watch progress requests, without which kube-apiserver cannot serve
 # streaming lists (WatchList, KEP-3157) and every informer falls back to a full LIST.
 #
-# Usage: hack/build-apiserver.sh            build what is missing
-#        FORCE=1 hack/build-apiserver.sh    rebuild even if the pinned binaries exist
+# Usage: hack/build-apiserver.sh                 build what is missing
+#        FORCE=1 hack/build-apiserver.sh         rebuild even if the pinned binaries exist
+#        WITHOUT_KCM=1 hack/build-apiserver.sh   skip kube-controller-manager (make demo)
 set -euo pipefail
 
 KUBE_VERSION="v1.35.4"        # kube-apiserver and kube-controller-manager, checked to build here
@@ -170,7 +171,9 @@ EOF
 }
 
 build_kube kube-apiserver "about 2,000 packages, about 5 minutes on 2 cores the first time"
-build_kube kube-controller-manager "about 370 packages more than kube-apiserver, about 2 minutes after it"
+if [[ -z "${WITHOUT_KCM:-}" ]]; then
+	build_kube kube-controller-manager "about 370 packages more than kube-apiserver, about 2.5 minutes after it"
+fi
 # The node of the pod tests (test/node): kube-scheduler places the pods, the kubelet runs them,
 # kube-proxy routes Services to them. Most of their packages are kube-apiserver's.
 build_kube kube-scheduler "about 100 packages more, under a minute after kube-apiserver"
