@@ -274,6 +274,21 @@ func TestLeavesOthersFields(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Turned Headless, the import keeps the VIPs the servicecontroller wrote: it would not
+	// write them again if the Service turned back.
+	svc.Spec.ClusterIP, svc.Spec.ClusterIPs = corev1.ClusterIPNone, []string{corev1.ClusterIPNone}
+	east.updateService(t, svc)
+	eventually(t, "west after turning Headless", func() error {
+		si, err := west.getImport("web")
+		if err != nil {
+			return err
+		}
+		if si.Spec.Type != mcsv1beta1.Headless || !slices.Equal(si.Spec.IPs, []string{"10.97.0.5"}) {
+			return fmt.Errorf("type %s, ips %v", si.Spec.Type, si.Spec.IPs)
+		}
+		return nil
+	})
 }
 
 // TestTwoClustersExport exports one service from both clusters, with different ports, then

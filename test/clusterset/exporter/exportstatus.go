@@ -37,7 +37,7 @@ func (e *exporter) syncExportStatus(ctx context.Context, t *member, exp *mcsv1be
 		changed = set(mcsv1beta1.ServiceExportConditionValid, metav1.ConditionTrue, mcsv1beta1.ServiceExportReasonValid,
 			"The Service can be exported") || changed
 		changed = set(mcsv1beta1.ServiceExportConditionReady, metav1.ConditionTrue, mcsv1beta1.ServiceExportReasonReady,
-			fmt.Sprintf("Imported in every cluster, exported by %v", want.clusters)) || changed
+			fmt.Sprintf("The service is exported by %v", want.clusters)) || changed
 		if want.conflictReason != "" {
 			changed = set(mcsv1beta1.ServiceExportConditionConflict, metav1.ConditionTrue, want.conflictReason,
 				want.conflictMessage) || changed

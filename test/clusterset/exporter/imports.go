@@ -115,12 +115,10 @@ func setOwned(si *mcsv1beta1.ServiceImport, want *merged) bool {
 	si.Spec.SessionAffinityConfig = want.spec.SessionAffinityConfig.DeepCopy()
 	si.Spec.InternalTrafficPolicy = want.spec.InternalTrafficPolicy
 	si.Spec.TrafficDistribution = want.spec.TrafficDistribution
-	if si.Spec.Type == mcsv1beta1.Headless {
-		// A Headless import has no clusterset IP (KEP-1645 "Service Types"); the mcs-api
-		// servicecontroller ignores Headless imports and never clears the VIPs it wrote
-		// while the import was ClusterSetIP.
-		si.Spec.IPs = nil
-	}
+	// spec.ips is left alone even when the import turns Headless: the servicecontroller writes
+	// it only when the derived Service changes (controllers/service.go), so VIPs cleared here
+	// would not come back if the import turned ClusterSetIP again; readers ignore the ips of a
+	// Headless import.
 
 	if si.Labels == nil {
 		si.Labels = map[string]string{}
