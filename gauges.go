@@ -79,31 +79,25 @@ func (g *gauges) owns(z string) bool {
 }
 
 func (g *gauges) setWatchState(s watchState) {
-	if g == nil {
-		return
-	}
-	gaugeOwners.mu.Lock()
-	defer gaugeOwners.mu.Unlock()
-	g.claim()
-	g.state, g.hasState = s, true
-	for _, z := range g.zones {
-		if g.owns(z) {
-			g.writeState(z)
-		}
-	}
+	g.set(func() { g.state, g.hasState = s, true }, g.writeState)
 }
 
 func (g *gauges) setTotals(t stats) {
+	g.set(func() { g.totals, g.hasTotal = t, true }, g.writeTotals)
+}
+
+// set records a new value with keep and, for the zones g owns, writes it.
+func (g *gauges) set(keep func(), write func(zone string)) {
 	if g == nil {
 		return
 	}
 	gaugeOwners.mu.Lock()
 	defer gaugeOwners.mu.Unlock()
 	g.claim()
-	g.totals, g.hasTotal = t, true
+	keep()
 	for _, z := range g.zones {
 		if g.owns(z) {
-			g.writeTotals(z)
+			write(z)
 		}
 	}
 }

@@ -38,48 +38,45 @@ func reversePrefix(lname string) (netip.Prefix, bool) {
 
 // reversePrefix4 reads "d.c.b.a" (up to four labels, most significant last).
 func reversePrefix4(rest string) (netip.Prefix, bool) {
-	var b [4]byte
-	n := 0
-	for ; rest != ""; n++ {
-		label := rest
-		i := strings.LastIndexByte(rest, '.')
-		if i >= 0 {
-			label, rest = rest[i+1:], rest[:i]
-		} else {
-			rest = ""
-		}
-		v, ok := octet(label)
-		if !ok || n == len(b) {
-			return netip.Prefix{}, false
-		}
-		b[n] = v
+	var v [4]byte
+	n, ok := reverseLabels(rest, v[:], octet)
+	if !ok {
+		return netip.Prefix{}, false
 	}
-	return netip.PrefixFrom(netip.AddrFrom4(b), 8*n), true
+	return netip.PrefixFrom(netip.AddrFrom4(v), 8*n), true
 }
 
 // reversePrefix6 reads nibble labels (up to 32, most significant last).
 func reversePrefix6(rest string) (netip.Prefix, bool) {
+	var v [32]byte
+	n, ok := reverseLabels(rest, v[:], nibble)
+	if !ok {
+		return netip.Prefix{}, false
+	}
 	var b [16]byte
-	n := 0
-	for ; rest != ""; n++ {
-		label := rest
-		i := strings.LastIndexByte(rest, '.')
-		if i >= 0 {
-			label, rest = rest[i+1:], rest[:i]
-		} else {
-			rest = ""
-		}
-		v, ok := nibble(label)
-		if !ok || n == 2*len(b) {
-			return netip.Prefix{}, false
-		}
-		if n%2 == 0 {
-			b[n/2] = v << 4
-		} else {
-			b[n/2] |= v
-		}
+	for i := range n {
+		b[i/2] |= v[i] << (4 * (1 - i%2))
 	}
 	return netip.PrefixFrom(netip.AddrFrom16(b), 4*n), true
+}
+
+// reverseLabels parses the labels of rest, most significant last, into vals, most
+// significant first; it reports how many, and false when a label does not parse or
+// there are more than vals holds.
+func reverseLabels(rest string, vals []byte, parse func(string) (byte, bool)) (int, bool) {
+	n := 0
+	for rest != "" {
+		i := strings.LastIndexByte(rest, '.')
+		label := rest[i+1:]
+		rest = rest[:max(i, 0)]
+		v, ok := parse(label)
+		if !ok || n == len(vals) {
+			return 0, false
+		}
+		vals[n] = v
+		n++
+	}
+	return n, true
 }
 
 // octet parses a canonical decimal octet label.
