@@ -36,7 +36,7 @@ func fromService(cluster string, svc *corev1.Service, exp *mcsv1beta1.ServiceExp
 		ports = append(ports, mcsv1beta1.ServicePort{
 			Name:        p.Name,
 			Protocol:    protocolOf(p.Protocol),
-			AppProtocol: p.AppProtocol,
+			AppProtocol: clonePtr(p.AppProtocol),
 			Port:        p.Port,
 		})
 	}
@@ -49,12 +49,22 @@ func fromService(cluster string, svc *corev1.Service, exp *mcsv1beta1.ServiceExp
 			SessionAffinity:       svc.Spec.SessionAffinity,
 			SessionAffinityConfig: svc.Spec.SessionAffinityConfig.DeepCopy(),
 			IPFamilies:            slices.Clone(svc.Spec.IPFamilies),
-			InternalTrafficPolicy: svc.Spec.InternalTrafficPolicy,
-			TrafficDistribution:   svc.Spec.TrafficDistribution,
+			InternalTrafficPolicy: clonePtr(svc.Spec.InternalTrafficPolicy),
+			TrafficDistribution:   clonePtr(svc.Spec.TrafficDistribution),
 		},
 		labels:      maps.Clone(exp.Spec.ExportedLabels),
 		annotations: maps.Clone(exp.Spec.ExportedAnnotations),
 	}
+}
+
+// clonePtr copies *p: the Service comes from an informer cache, which must not be shared
+// with objects that are changed and written.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // protocolOf defaults an empty protocol to TCP, as the API server does for Services.
