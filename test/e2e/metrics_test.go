@@ -2,6 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,5 +73,76 @@ func TestMetrics(t *testing.T) {
 	}
 	if m["coredns_multicluster_endpoints"] < 2 {
 		t.Errorf("coredns_multicluster_endpoints = %v, want at least 2", m["coredns_multicluster_endpoints"])
+	}
+}
+
+// TestGaugesFollowTheirServerBlock: the gauges of a server block go when a Corefile
+// reload removes the block, and stay, the new instance's, for a block the reload keeps
+// (caddy starts the new instance before it stops the old one).
+func TestGaugesFollowTheirServerBlock(t *testing.T) {
+	s := need(t)
+	ports, err := harness.FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, removed, prom := ports[0], ports[1], ports[2]
+	block := func(port int, extra string) string {
+		return fmt.Sprintf(`.:%d {
+    bind 127.0.0.1
+%s    multicluster clusterset.local {
+        kubeconfig %s
+    }
+}
+`, port, extra, s.kubeconfig)
+	}
+	withProm := fmt.Sprintf("    prometheus 127.0.0.1:%d\n", prom)
+	dir := t.TempDir()
+	c, err := startCoreDNS(context.Background(), dir, kept, block(kept, withProm)+block(removed, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Kill() })
+	dumpLogOnFailure(t, c)
+
+	series := func(port int) map[string]float64 {
+		out := map[string]float64{}
+		server := fmt.Sprintf(`server="dns://127.0.0.1:%d"`, port)
+		for k, v := range metrics(t, prom) {
+			if strings.HasPrefix(k, "coredns_multicluster_") && strings.Contains(k, server) {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	synced := func(port int) string {
+		return fmt.Sprintf(`coredns_multicluster_watch_status{server="dns://127.0.0.1:%d",status="synced",zone="clusterset.local."}`, port)
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; kept block's series %v, removed block's %v", what, series(kept), series(removed))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("both blocks synced", func() bool { return series(kept)[synced(kept)] == 1 && series(removed)[synced(removed)] == 1 })
+
+	if err := os.WriteFile(filepath.Join(dir, "Corefile"), []byte(block(kept, withProm)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(c.PID, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the reload", func() bool { return strings.Contains(c.Log(), "Reloading complete") })
+	waitFor("the kept block synced again", func() bool { return series(kept)[synced(kept)] == 1 })
+	if got := series(removed); len(got) != 0 {
+		t.Errorf("the removed block's series outlive it: %v", got)
+	}
+	for k, v := range series(kept) {
+		if strings.Contains(k, "watch_status") && !strings.Contains(k, `status="synced"`) && v != 0 {
+			t.Errorf("%s = %v after the reload, want 0", k, v)
+		}
 	}
 }

@@ -3,79 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
-
-// named runs BIND 9 (Debian's bind9, installed by hack/install-deps.sh) as a secondary
-// of clusterset.local whose primary is CoreDNS on 127.0.0.1:primary. The SOA refresh
-// is 7,200 s, so only NOTIFY makes it transfer again within seconds.
-func startNamed(t *testing.T, port, primary int) {
-	t.Helper()
-	bin, err := exec.LookPath("named")
-	if err != nil {
-		bin = "/usr/sbin/named"
-		if _, serr := os.Stat(bin); serr != nil {
-			if required() {
-				t.Fatalf("named not found (run hack/install-deps.sh): %v", err)
-			}
-			t.Skipf("named not found (run hack/install-deps.sh): %v", err)
-		}
-	}
-	dir := t.TempDir()
-	conf := fmt.Sprintf(`options {
-    directory "%[1]s";
-    pid-file "%[1]s/named.pid";
-    session-keyfile "%[1]s/session.key";
-    managed-keys-directory "%[1]s";
-    listen-on port %[2]d { 127.0.0.1; };
-    listen-on-v6 { none; };
-    recursion no;
-    dnssec-validation no;
-    notify no;
-    allow-query { any; };
-    // The shared cluster holds a 500-endpoint service (large_test.go); BIND 9.18
-    // refuses RRsets over 100 records unless told otherwise.
-    max-records-per-type 0;
-    max-types-per-name 0;
-};
-zone "clusterset.local" {
-    type secondary;
-    primaries port %[3]d { 127.0.0.1; };
-    file "%[1]s/clusterset.local.db";
-};
-`, dir, port, primary)
-	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "named.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	// -g: foreground, log to stderr; no -u: stay the user the tests run as.
-	cmd := exec.Command(bin, "-g", "-4", "-c", filepath.Join(dir, "named.conf"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("named log:\n%s", b)
-		}
-	})
-}
 
 // TestNotifyBINDSecondary: CoreDNS sends NOTIFY to the transfer plugin's "to" host
 // when the serial moves, and BIND, a real secondary, answers a changed address within
@@ -108,7 +41,7 @@ func TestNotifyBINDSecondary(t *testing.T) {
 	eventually(t, p, fq("", "api", ns), "A", want{answer: []string{"A 10.63.0.1"}}, 10*time.Second)
 
 	// BIND loads the zone with a transfer when it starts.
-	startNamed(t, bind, p)
+	startNamed(t, bind, namedZone{name: "clusterset.local", kind: "secondary", port: p})
 	fromBIND := want{answer: []string{"A 10.63.0.1"}, foreign: true}
 	took := eventually(t, bind, fq("", "api", ns), "A", fromBIND, 20*time.Second)
 	t.Logf("BIND loaded the zone after %s", took.Round(time.Millisecond))
@@ -139,5 +72,65 @@ func TestNotifyBINDSecondary(t *testing.T) {
 	}
 	if f := m[`coredns_multicluster_notifies_total{result="failed"}`] - before[`coredns_multicluster_notifies_total{result="failed"}`]; f != 0 {
 		t.Errorf("%v NOTIFYs failed while BIND was up", f)
+	}
+}
+
+// TestNotifyFromBoundAddress: with "bind 127.0.0.77", NOTIFY leaves from 127.0.0.77, the
+// address the secondary knows its primary by. BIND 9 accepts NOTIFY only from its
+// primaries ("refused notify from non-primary" otherwise, and then it waits for the
+// SOA refresh, 2 hours); the kernel would pick 127.0.0.1 towards BIND on 127.0.0.1.
+func TestNotifyFromBoundAddress(t *testing.T) {
+	s := need(t)
+	ctx := context.Background()
+	c := s.clients
+	ns := "notify-src"
+	mustNamespace(t, c, ns)
+	ports, err := harness.FreePorts(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, bind, prom, probe := ports[0], ports[1], ports[2], ports[3]
+	// The first block, on 127.0.0.1, is there for the harness to wait on.
+	corefile := fmt.Sprintf(`.:%[5]d {
+    bind 127.0.0.1
+    whoami
+}
+clusterset.local:%[1]d {
+    bind 127.0.0.77
+    prometheus 127.0.0.1:%[3]d
+    multicluster {
+        kubeconfig %[4]s
+    }
+    transfer {
+        to 127.0.0.1:%[2]d
+    }
+}
+`, p, bind, prom, s.kubeconfig, probe)
+	api := harness.Import{Namespace: ns, Name: "api", IPs: []string{"10.64.0.1"}, Ports: []harness.Port{harness.TCP("http", 80)}}
+	mustImport(t, c, api, false)
+	startTestCoreDNS(t, probe, corefile)
+
+	// BIND's primary is 127.0.0.77, and nothing else may notify it (its default).
+	dir := startNamed(t, bind, namedZone{name: "clusterset.local", kind: "secondary", primary: "127.0.0.77", port: p})
+	took := eventually(t, bind, fq("", "api", ns), "A", want{answer: []string{"A 10.64.0.1"}, foreign: true}, 20*time.Second)
+	t.Logf("BIND loaded the zone from 127.0.0.77 after %s", took.Round(time.Millisecond))
+	before := metrics(t, prom)
+
+	api.IPs = []string{"10.64.0.2"}
+	if err := c.UpdateImport(ctx, api, false); err != nil {
+		t.Fatal(err)
+	}
+	took = eventually(t, bind, fq("", "api", ns), "A", want{answer: []string{"A 10.64.0.2"}, foreign: true}, freshness)
+	t.Logf("BIND answers the new address after %s", took.Round(time.Millisecond))
+	if log := namedLog(t, dir); strings.Contains(log, "refused notify") {
+		t.Errorf("BIND refused a NOTIFY:\n%s", log)
+	}
+	after := metrics(t, prom)
+	const sent, failed = `coredns_multicluster_notifies_total{result="sent"}`, `coredns_multicluster_notifies_total{result="failed"}`
+	if d := after[sent] - before[sent]; d < 1 {
+		t.Errorf("notifies_total{result=\"sent\"} moved by %v, want at least 1", d)
+	}
+	if d := after[failed] - before[failed]; d != 0 {
+		t.Errorf("notifies_total{result=\"failed\"} moved by %v, want 0", d)
 	}
 }
