@@ -55,9 +55,12 @@ type options struct {
 	out         string
 	update      string
 	from        string
+
+	// HopQPS is the fixed query rate of the hop phase.
+	HopQPS int `json:"hopQPS,omitempty"`
 }
 
-var allPhases = []string{"throughput", "freshness", "scale", "micro"}
+var allPhases = []string{"throughput", "freshness", "hop", "scale", "micro"}
 
 // optionalPhases run only when named in -phases.
 var optionalPhases = []string{"replicas"}
@@ -84,6 +87,7 @@ func main() {
 	flag.DurationVar(&o.MaxWait, "max-wait", 10*time.Minute, "longest wait for a quiet machine before measuring anyway")
 	flag.DurationVar(&o.Settle, "settle", 10*time.Second, "scale: least time between the first GC after syncing and reading the steady RSS")
 	flag.IntVar(&o.MicroCount, "micro-count", 5, "go test -count for the microbenchmarks")
+	flag.IntVar(&o.HopQPS, "hop-qps", 5000, "hop: the fixed query rate through each configuration (low enough that no configuration saturates its core)")
 	flag.StringVar(&sets, "sets", "", "measure only these query sets (comma-separated ids; default all)")
 	flag.StringVar(&o.out, "out", "", "results directory (default <repo>/.cache/bench/<time>)")
 	flag.StringVar(&o.from, "from", "", "measure nothing: render the results.json of an earlier run (with -update, into the markdown file)")
@@ -166,6 +170,8 @@ func run(ctx context.Context, o options) error {
 			err = b.throughput(ctx)
 		case "freshness":
 			err = b.freshness(ctx)
+		case "hop":
+			err = b.hop(ctx)
 		case "scale":
 			b.stopAll()
 			err = b.scale(ctx)
@@ -254,6 +260,9 @@ type bench struct {
 	zoneFile   string
 
 	res results
+	// extraPIDs are processes a phase runs besides the servers (the hop phase's), so
+	// that the CPU meter does not count them as other load.
+	extraPIDs []int
 	// churnSeq numbers the churn's new addresses across all points of a run: a point
 	// grows the previous one's ClusterSet, and an address written there before would
 	// be answered at once.
@@ -272,7 +281,7 @@ func (b *bench) pids() []int {
 		e, a := b.cp.PIDs()
 		pids = append(pids, e, a)
 	}
-	return pids
+	return append(pids, b.extraPIDs...)
 }
 
 // apiserverReadyTimeout bounds the wait for kube-apiserver's readiness: after a

@@ -353,6 +353,9 @@ func (b *bench) report() string {
 		p("%s", b.scaleReport())
 	}
 
+	if len(r.Hop) > 0 {
+		p("%s", hopReport(r.Hop, o))
+	}
 	if len(r.Replicas) > 0 {
 		p("%s", replicaReport(r.Replicas))
 	}

@@ -24,6 +24,7 @@ type results struct {
 	FreshQPS     int            `json:"freshQPS"`
 	Scale        []scalePoint   `json:"scale"`
 	Replicas     []replicaPoint `json:"replicas,omitempty"`
+	Hop          []hopResult    `json:"hop,omitempty"`
 	BaselineRSS  int64          `json:"baselineRSS"`
 	Micro        []microResult  `json:"micro"`
 	MicroCommand string         `json:"microCommand"`
