@@ -29,6 +29,13 @@ const (
 	annotationExportedAnnotations = ManagedBy + "/exported-annotations"
 )
 
+// The exporter writes ServiceImports as v1beta1, the version the CRDs of mcs-api v0.5.2 store
+// and the plugin watches when it is served. The mcs-api servicecontroller reads and updates
+// them as v1alpha1: the CRDs have no conversion webhook and, in mcs-api v0.5.2, the two
+// versions have the same schema and Go types (ipFamilies, internalTrafficPolicy and
+// trafficDistribution included, pkg/apis/v1alpha1 and v1beta1 serviceimport.go), so neither
+// version loses a field the other wrote.
+
 // syncImport makes t's ServiceImport of ns/name what want asks for, or removes it (if the
 // exporter wrote it) when want is nil. It writes only the fields it owns: spec.ips and the
 // derived-service annotation belong to the mcs-api servicecontroller, which writes them with
