@@ -46,11 +46,7 @@ func benchPlugin(b *testing.B, services int) *MultiCluster {
 
 func BenchmarkServeDNS(b *testing.B) {
 	m := benchPlugin(b, 10000)
-	cases := []struct {
-		name  string
-		qname string
-		qtype uint16
-	}{
+	benchQueries(b, m, "", []benchQuery{
 		{"ClusterSetIP_A", "svc42.ns42.svc.clusterset.local.", dns.TypeA},
 		{"DualStack_AAAA", "dual.bench.svc.clusterset.local.", dns.TypeAAAA},
 		{"Headless_A_10", "hl10.bench.svc.clusterset.local.", dns.TypeA},
@@ -61,13 +57,24 @@ func BenchmarkServeDNS(b *testing.B) {
 		{"Headless_SRV_100", "_http._tcp.hl100.bench.svc.clusterset.local.", dns.TypeSRV},
 		{"NXDOMAIN", "nope.ns42.svc.clusterset.local.", dns.TypeA},
 		{"MixedCase_A", "SVC42.Ns42.svc.ClusterSet.local.", dns.TypeA},
-	}
+	})
+}
+
+// benchQuery is one query of a ServeDNS benchmark.
+type benchQuery struct {
+	name  string
+	qname string
+	qtype uint16
+}
+
+// benchQueries benchmarks ServeDNS of m for each query, named prefix+name.
+func benchQueries(b *testing.B, m *MultiCluster, prefix string, qs []benchQuery) {
 	ctx := context.Background()
-	for _, c := range cases {
+	for _, q := range qs {
 		r := new(dns.Msg)
-		r.SetQuestion(c.qname, c.qtype)
+		r.SetQuestion(q.qname, q.qtype)
 		w := &benchWriter{}
-		b.Run(c.name, func(b *testing.B) {
+		b.Run(prefix+q.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				m.ServeDNS(ctx, w, r)

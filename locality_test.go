@@ -322,7 +322,6 @@ func BenchmarkLocality(b *testing.B) {
 		load(b, m, objs...)
 		return m
 	}
-	ctx := context.Background()
 	for _, c := range []struct {
 		name, local, td string
 	}{
@@ -330,25 +329,10 @@ func BenchmarkLocality(b *testing.B) {
 		{"LocalKnown_FieldAbsent", "cluster2", ""},
 		{"PreferClose", "cluster2", "PreferClose"},
 	} {
-		m := build(c.local, c.td)
-		for _, q := range []struct {
-			name  string
-			qname string
-			qtype uint16
-		}{
+		benchQueries(b, build(c.local, c.td), c.name+"/", []benchQuery{
 			{"A", "hl100.bench.svc.clusterset.local.", dns.TypeA},
 			{"SRV", "_http._tcp.hl100.bench.svc.clusterset.local.", dns.TypeSRV},
-		} {
-			r := new(dns.Msg)
-			r.SetQuestion(q.qname, q.qtype)
-			w := &benchWriter{}
-			b.Run(c.name+"/"+q.name, func(b *testing.B) {
-				b.ReportAllocs()
-				for b.Loop() {
-					m.ServeDNS(ctx, w, r)
-				}
-			})
-		}
+		})
 	}
 }
 

@@ -1,7 +1,6 @@
 package multicluster
 
 import (
-	"context"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -12,27 +11,12 @@ import (
 func BenchmarkPTR(b *testing.B) {
 	m := syncedPlugin("clusterset.local.", "in-addr.arpa.", "ip6.arpa.")
 	load(b, m, ptrSet()...)
-	ctx := context.Background()
-	for _, c := range []struct {
-		name  string
-		qname string
-		qtype uint16
-	}{
+	benchQueries(b, m, "", []benchQuery{
 		{"VIP", "1.0.42.10.in-addr.arpa.", dns.TypePTR},
 		{"Endpoint", "10.0.1.10.in-addr.arpa.", dns.TypePTR},
 		{"IPv6", "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", dns.TypePTR},
 		{"Unknown", "9.9.9.9.in-addr.arpa.", dns.TypePTR},
 		{"AboveAddresses", "0.42.10.in-addr.arpa.", dns.TypePTR},
 		{"Apex_SOA", "in-addr.arpa.", dns.TypeSOA},
-	} {
-		r := new(dns.Msg)
-		r.SetQuestion(c.qname, c.qtype)
-		w := &benchWriter{}
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				m.ServeDNS(ctx, w, r)
-			}
-		})
-	}
+	})
 }
