@@ -31,7 +31,10 @@ type relay struct {
 //   - stock CoreDNS v1.15.0 (no plugin) with the clusterset.local stanza of EKS's
 //     add-on value and AKS's and k3s's coredns-custom ConfigMap;
 //   - dnsmasq with kube-dns's flags and its stubDomains, as GKE's kube-dns runs it;
-//   - NodeLocal DNSCache's clusterset.local stanza in front of that stock CoreDNS.
+//   - NodeLocal DNSCache's clusterset.local stanza (nodeLocalCorefile) in front of that
+//     stock CoreDNS. What runs is the stanza's plugins (cache, forward with force_tcp, ...)
+//     in upstream CoreDNS, not the k8s-dns-node-cache binary: no link-local listen address
+//     and no iptables rules, which only change how pods reach it, not what it answers.
 //
 // Through each: every spec row answers as it does directly; negative answers carry the
 // zone's SOA, whose TTL bounds how long a cache keeps them (RFC 2308 §5); a change shows
@@ -96,7 +99,7 @@ func TestStandaloneBehind(t *testing.T) {
 	})
 
 	t.Run("standalone down", func(t *testing.T) {
-		standaloneDown(t, s, server, saCorefile, sa, saReady, ns, relays)
+		standaloneDown(t, server, saCorefile, sa, saReady, ns, relays)
 	})
 }
 
