@@ -107,7 +107,7 @@ func outcome(port int, name, qtype string) (string, time.Duration) {
 // what each relay answers: for a name it has cached, for one it has not, and for the
 // cached one once its TTL has passed; then it starts the server again and waits until
 // every relay answers again.
-func standaloneDown(t *testing.T, s *suite, server *harness.CoreDNS, corefile string, sa, ready int, ns string, relays []relay) {
+func standaloneDown(t *testing.T, server *harness.CoreDNS, corefile string, sa, ready int, ns string, relays []relay) {
 	ctx := context.Background()
 	cached, fresh := fq("", "dual", ns), fq("", "nofam", ns)
 	for _, r := range relays {
