@@ -28,9 +28,10 @@ type pki struct {
 }
 
 // generatePKI makes a throwaway CA, a serving certificate for the API server on the loopback
-// addresses, and the service-account key pair. Certificates are ECDSA (fast to make); the
+// addresses and serviceIPs (the kubernetes Service's ClusterIPs), and the service-account key
+// pair. Certificates are ECDSA (fast to make); the
 // service-account key is RSA, as kube-apiserver expects for the default RS256 signing.
-func generatePKI() (*pki, error) {
+func generatePKI(serviceIPs []net.IP) (*pki, error) {
 	now := time.Now()
 
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -68,7 +69,7 @@ func generatePKI() (*pki, error) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default",
 			"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback, net.ParseIP("10.96.0.1")},
+		IPAddresses: append([]net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}, serviceIPs...),
 	}
 	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
 	if err != nil {

@@ -1,13 +1,15 @@
 // Package controlplane runs a real, minimal Kubernetes control plane (etcd and kube-apiserver, no
-// controller-manager, no scheduler, no kubelet) on the loopback interface, for end-to-end tests,
-// the demo and the benchmarks.
+// scheduler, no kubelet) on the loopback interface, for end-to-end tests, the demo and the
+// benchmarks; on request also kube-controller-manager (the controllers a node-less cluster
+// needs) and the mcs-api servicecontroller (see Options.ControllerManager, Options.MCSController).
 //
-// The binaries come from hack/ensure-tools.sh: kube-apiserver is built into .cache/bin, etcd is
-// Debian's etcd-server (or built into .cache/bin when apt is unavailable).
+// The binaries come from hack/ensure-tools.sh: kube-apiserver, kube-controller-manager and the
+// servicecontroller are built into .cache/bin, etcd is Debian's etcd-server (or built into
+// .cache/bin when apt is unavailable).
 //
-// Because no controller-manager runs, nothing creates EndpointSlices or ServiceAccount tokens,
-// namespace deletion never finishes and nothing is garbage-collected: create what a test needs
-// itself and use a fresh namespace per test case.
+// Without the controller-manager, nothing creates EndpointSlices or ServiceAccounts, namespace
+// deletion never finishes and nothing is garbage-collected: create what a test needs itself and
+// use a fresh namespace per test case.
 package controlplane
 
 import (
@@ -23,7 +25,8 @@ import (
 	"time"
 )
 
-// ServiceClusterIPRange is the API server's --service-cluster-ip-range.
+// ServiceClusterIPRange is the API server's --service-cluster-ip-range unless
+// Options.ServiceCIDRs says otherwise.
 const ServiceClusterIPRange = "10.96.0.0/16"
 
 // Options configure Start. The zero value is a valid configuration.
@@ -58,6 +61,28 @@ type Options struct {
 
 	// ExtraAPIServerArgs are appended to kube-apiserver's command line.
 	ExtraAPIServerArgs []string
+
+	// ServiceCIDRs are the API server's service CIDRs (--service-cluster-ip-range): one, or
+	// one of each family for a dual-stack cluster, the primary family first. Default
+	// [ServiceClusterIPRange].
+	ServiceCIDRs []string
+
+	// ControllerManager also starts kube-controller-manager with ControllerManagerControllers
+	// and enables the ServiceAccount admission plugin (its controller creates the accounts
+	// that plugin requires). Start returns once the serviceaccount controller has created
+	// the default namespace's ServiceAccount.
+	ControllerManager bool
+	// KubeControllerManager is its binary. Default: $MCS_KUBE_CONTROLLER_MANAGER_BIN, else
+	// BinDir/kube-controller-manager.
+	KubeControllerManager string
+
+	// MCSController also starts the mcs-api reference servicecontroller, which creates the
+	// derived Service of each ClusterSetIP ServiceImport and copies its ClusterIPs into the
+	// import's spec.ips. It needs the MCS CRDs.
+	MCSController bool
+	// MCSControllerBin is its binary. Default: $MCS_SERVICECONTROLLER_BIN, else
+	// BinDir/mcs-servicecontroller.
+	MCSControllerBin string
 }
 
 // ControlPlane is a running etcd plus kube-apiserver.
@@ -74,8 +99,12 @@ type ControlPlane struct {
 	corednsToken string
 	caPEM        []byte
 
+	serviceCIDRs []string
+
 	etcd      *process
 	apiserver *process
+	// controllers are kube-controller-manager and the servicecontroller, when asked for.
+	controllers []*process
 
 	stateMu sync.Mutex
 }
@@ -87,8 +116,19 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
+	controllerBins, err := findControllerBinaries(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MCSController && opts.SkipCRDs {
+		return nil, errors.New("the mcs-api servicecontroller needs the MCS CRDs: MCSController and SkipCRDs exclude each other")
+	}
+	cidrs, err := serviceCIDRs(opts.ServiceCIDRs)
+	if err != nil {
+		return nil, err
+	}
 
-	c := &ControlPlane{timeout: opts.ReadyTimeout, keepDir: opts.KeepWorkDir}
+	c := &ControlPlane{timeout: opts.ReadyTimeout, keepDir: opts.KeepWorkDir, serviceCIDRs: cidrs}
 	if c.timeout <= 0 {
 		c.timeout = 60 * time.Second
 	}
@@ -135,7 +175,7 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 		}
 		c.etcdClient, c.etcdPeer, c.securePort = ports[0], ports[1], ports[2]
 		c.etcd.args = c.etcdArgs()
-		c.apiserver.args = append(c.apiserverArgs(), opts.ExtraAPIServerArgs...)
+		c.apiserver.args = append(c.apiserverArgs(opts.ControllerManager), opts.ExtraAPIServerArgs...)
 
 		err = c.StartEtcd(ctx)
 		if err == nil {
@@ -156,13 +196,16 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 			return nil, err
 		}
 	}
+	if err := c.startControllers(ctx, controllerBins, opts.Detach); err != nil {
+		return nil, err
+	}
 	ok = true
 	return c, nil
 }
 
 // writeCredentials generates and writes the PKI and the static token file.
 func (c *ControlPlane) writeCredentials() error {
-	p, err := generatePKI()
+	p, err := generatePKI(firstServiceIPs(c.serviceCIDRs))
 	if err != nil {
 		return err
 	}
@@ -194,9 +237,11 @@ func (c *ControlPlane) etcdArgs() []string {
 	}
 }
 
-func (c *ControlPlane) apiserverArgs() []string {
+// apiserverArgs is kube-apiserver's command line; withServiceAccounts keeps the
+// ServiceAccount admission plugin on (a controller-manager creates the accounts it requires).
+func (c *ControlPlane) apiserverArgs(withServiceAccounts bool) []string {
 	pki := c.path("pki")
-	return []string{
+	args := []string{
 		"--etcd-servers=" + c.EtcdEndpoint(),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -210,13 +255,18 @@ func (c *ControlPlane) apiserverArgs() []string {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + filepath.Join(pki, "sa.pub"),
 		"--service-account-signing-key-file=" + filepath.Join(pki, "sa.key"),
-		"--service-cluster-ip-range=" + ServiceClusterIPRange,
-		// No controller-manager: nothing would maintain the kubernetes Service's endpoints,
-		// and nothing creates the default ServiceAccount the admission plugin requires of Pods.
+		"--service-cluster-ip-range=" + strings.Join(c.serviceCIDRs, ","),
+		// No kubelet and no kube-proxy: the kubernetes Service's endpoints would name an
+		// address nothing routes.
 		"--endpoint-reconciler-type=none",
-		"--disable-admission-plugins=ServiceAccount",
 		"--profiling=false",
 	}
+	if !withServiceAccounts {
+		// No controller-manager: nothing creates the default ServiceAccount the admission
+		// plugin requires of Pods.
+		args = append(args, "--disable-admission-plugins=ServiceAccount")
+	}
+	return args
 }
 
 // StartEtcd starts etcd (same ports, same data as before) and waits until it is healthy and,
@@ -275,10 +325,13 @@ func (c *ControlPlane) RestartAPIServer(ctx context.Context) error {
 	return c.StartAPIServer(ctx)
 }
 
-// Stop stops kube-apiserver, then etcd, and removes the work directory if Start created it.
-// It is safe to call more than once.
+// Stop stops the controllers, kube-apiserver, then etcd, and removes the work directory if
+// Start created it. It is safe to call more than once.
 func (c *ControlPlane) Stop() error {
 	var errs []error
+	for _, p := range c.controllers {
+		errs = append(errs, p.stop())
+	}
 	if c.apiserver != nil {
 		errs = append(errs, c.apiserver.stop())
 	}

@@ -54,7 +54,9 @@ func (p *process) start() error {
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if p.detach {
-		// Own session: no signal from our terminal or process group reaches it, and it outlives us.
+		// Own session: no signal from our terminal or process group reaches it, and it outlives us;
+		// holding nothing of ours but its log.
+		CloseInheritedOnExec()
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	} else {
 		// Dies with us, so a crashed or killed test leaves nothing behind.

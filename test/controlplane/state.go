@@ -23,6 +23,17 @@ type state struct {
 	SecurePort     int      `json:"securePort"`
 	AdminToken     string   `json:"adminToken"`
 	CoreDNSToken   string   `json:"corednsToken"`
+	ServiceCIDRs   []string `json:"serviceCIDRs,omitempty"`
+	// Controllers are kube-controller-manager and the servicecontroller, when they run.
+	Controllers []processState `json:"controllers,omitempty"`
+}
+
+// processState records one controller process.
+type processState struct {
+	Name string   `json:"name"`
+	Bin  string   `json:"bin"`
+	Args []string `json:"args"`
+	PID  int      `json:"pid"`
 }
 
 const (
@@ -36,7 +47,13 @@ const (
 func (c *ControlPlane) anyRunning() bool {
 	e, _ := c.etcd.exited()
 	a, _ := c.apiserver.exited()
-	return !e || !a
+	running := !e || !a
+	for _, p := range c.controllers {
+		if gone, _ := p.exited(); !gone {
+			running = true
+		}
+	}
+	return running
 }
 
 // saveState writes state.json; errors are ignored as it only serves Attach and StopFromPIDFile.
@@ -56,6 +73,10 @@ func (c *ControlPlane) saveState() {
 		SecurePort:     c.securePort,
 		AdminToken:     c.adminToken,
 		CoreDNSToken:   c.corednsToken,
+		ServiceCIDRs:   c.serviceCIDRs,
+	}
+	for _, p := range c.controllers {
+		s.Controllers = append(s.Controllers, processState{Name: p.name, Bin: p.bin, Args: p.args, PID: p.getPID()})
 	}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -90,6 +111,10 @@ func Attach(dir string) (*ControlPlane, error) {
 		etcdPeer:     s.EtcdPeerPort,
 		adminToken:   s.AdminToken,
 		corednsToken: s.CoreDNSToken,
+		serviceCIDRs: s.ServiceCIDRs,
+	}
+	if len(c.serviceCIDRs) == 0 {
+		c.serviceCIDRs = []string{ServiceClusterIPRange}
 	}
 	if c.caPEM, err = os.ReadFile(c.CAFile()); err != nil {
 		return nil, err
@@ -98,6 +123,10 @@ func Attach(dir string) (*ControlPlane, error) {
 		logPath: c.path(etcdLogFile), pidPath: c.path(etcdPIDFile), detach: true}
 	c.apiserver = &process{name: "kube-apiserver", bin: s.APIServerBin, args: s.APIServerArgs, pid: s.APIServerPID,
 		logPath: c.path(apiserverLogFile), pidPath: c.path(apiserverPIDFile), detach: true}
+	for _, p := range s.Controllers {
+		c.controllers = append(c.controllers, &process{name: p.Name, bin: p.Bin, args: p.Args, pid: p.PID,
+			logPath: c.path(p.Name + ".log"), pidPath: c.path(p.Name + ".pid"), detach: true})
+	}
 	return c, nil
 }
 
