@@ -1,0 +1,76 @@
+package clusterset
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
+)
+
+// Cluster is one running member.
+type Cluster struct {
+	Spec
+	// Dir holds the control plane's and CoreDNS's directories.
+	Dir string
+	// CP is its control plane (etcd, kube-apiserver, kube-controller-manager, servicecontroller).
+	CP *controlplane.ControlPlane
+	// Clients talk to it as its administrator.
+	Clients harness.Clients
+	// DNS is its CoreDNS.
+	DNS *harness.CoreDNS
+
+	podCIDRs []netip.Prefix
+	ipMu     sync.Mutex
+	nextIP   uint32 // the offset of the next pod address in every pod CIDR
+}
+
+// NodeName is the name of the cluster's one Node.
+func (c *Cluster) NodeName() string { return c.Name + "-node-1" }
+
+// Stop stops CoreDNS and the control plane.
+func (c *Cluster) Stop() error {
+	var errs []error
+	if c.DNS != nil {
+		errs = append(errs, c.DNS.Stop())
+	}
+	if c.CP != nil {
+		errs = append(errs, c.CP.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// KubeconfigPath is where Start writes the administrator's kubeconfig of every cluster.
+func (cs *ClusterSet) KubeconfigPath() string { return filepath.Join(cs.Dir, "kubeconfig") }
+
+// WriteAdminKubeconfig writes a kubeconfig with one context per cluster, named after it, with
+// the administrator's credentials; the first cluster's context is current. It is what
+// kubectl --context and the mcs-exporter process read.
+func (cs *ClusterSet) WriteAdminKubeconfig(path string) error {
+	cfg := clientcmdapi.NewConfig()
+	for _, c := range cs.Clusters {
+		cluster := clientcmdapi.NewCluster()
+		cluster.Server = c.CP.Host()
+		cluster.CertificateAuthorityData = c.CP.CACert()
+		cfg.Clusters[c.Name] = cluster
+		auth := clientcmdapi.NewAuthInfo()
+		auth.Token = c.CP.AdminToken()
+		cfg.AuthInfos[c.Name+"-admin"] = auth
+		kctx := clientcmdapi.NewContext()
+		kctx.Cluster, kctx.AuthInfo = c.Name, c.Name+"-admin"
+		cfg.Contexts[c.Name] = kctx
+		if cfg.CurrentContext == "" {
+			cfg.CurrentContext = c.Name
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return clientcmd.WriteToFile(*cfg, path)
+}

@@ -1,0 +1,123 @@
+package clusterset
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
+)
+
+// A detached ClusterSet (make clusterset) outlives the program that started it; Down stops
+// it from what is recorded under its directory: each cluster's control plane state and
+// CoreDNS PID file, and the exporter's PID file.
+
+const (
+	exporterPIDFile = "mcs-exporter.pid"
+	exporterLogFile = "mcs-exporter.log"
+)
+
+// StartExporterProcess starts the mcs-exporter binary detached, over every cluster of the
+// ClusterSet's kubeconfig, its output in Dir/mcs-exporter.log. It returns its PID.
+func (cs *ClusterSet) StartExporterProcess(bin string) (int, error) {
+	var names []string
+	for _, c := range cs.Clusters {
+		names = append(names, c.Name)
+	}
+	logf, err := os.OpenFile(filepath.Join(cs.Dir, exporterLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "-kubeconfig", cs.KubeconfigPath(), "-clusters", strings.Join(names, ","))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	controlplane.CloseInheritedOnExec()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+	if err := os.WriteFile(filepath.Join(cs.Dir, exporterPIDFile), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+		return pid, err
+	}
+	return pid, nil
+}
+
+// ExporterLog is the path of the exporter process's log.
+func (cs *ClusterSet) ExporterLog() string { return filepath.Join(cs.Dir, exporterLogFile) }
+
+// Down stops the detached ClusterSet recorded in dir (exporter, every CoreDNS, every control
+// plane) and removes dir. It is not an error if nothing runs.
+func Down(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var errs []error
+	errs = append(errs, stopPIDFile(filepath.Join(dir, exporterPIDFile), "mcs-exporter"))
+	for _, spec := range Specs {
+		errs = append(errs, harness.StopFromPIDFile(filepath.Join(dir, spec.Name, "coredns")))
+		errs = append(errs, controlplane.StopFromPIDFile(filepath.Join(dir, spec.Name, "controlplane")))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+// stopPIDFile stops the process in the PID file if it still runs name (SIGTERM, then SIGKILL
+// after 10 s) and removes the file.
+func stopPIDFile(path, name string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if !running(pid, name) {
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !running(pid, name) {
+			return nil
+		}
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	return nil
+}
+
+// running reports whether pid is a live process whose program is name (the PID may have been
+// reused since the file was written).
+func running(pid int, name string) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+	return filepath.Base(string(argv0)) == name
+}
