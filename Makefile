@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 
-.PHONY: all coredns image test test-banner unit e2e tools demo demo-down bench bench-banner fuzz clean
+.PHONY: all coredns image test test-banner unit e2e tools demo demo-down clusterset clusterset-down bench bench-banner fuzz clean
 
 all: coredns
 
@@ -54,14 +54,30 @@ e2e: tools coredns
 FIRST_RUN := the first run on a fresh 2-core machine takes about 17 minutes (measured: README "Quick start"), nearly all of it compiling kube-apiserver and CoreDNS (progress below); later runs take seconds
 demo:
 	@echo "==> make demo: $(FIRST_RUN)"
-	./hack/ensure-tools.sh
+	MCS_BASE_TOOLS_ONLY=1 ./hack/ensure-tools.sh
 	@echo "==> CoreDNS with the plugin"
 	$(MAKE) --no-print-directory coredns
 	@echo "==> the demo itself"
 	cd test && $(GO) run ./demo up
+	@echo "==> the demo's ClusterSet is hand-written objects; \`make clusterset\` runs a real one (two clusters, real controllers; README \"A real ClusterSet\")"
 
 demo-down:
 	cd test && $(GO) run ./demo down
+
+# A real ClusterSet (README "A real ClusterSet"): clusters east (IPv4) and west (dual-stack),
+# each etcd, kube-apiserver, kube-controller-manager, the mcs-api servicecontroller and
+# bin/coredns, plus the exporter process, all detached under .clusterset/ (kubeconfig
+# .clusterset/kubeconfig, contexts east and west); then a dig walk-through beside the Pods and
+# EndpointSlices. `make clusterset-down` stops it and removes .clusterset/.
+clusterset:
+	@echo "==> make clusterset: tools (kube-controller-manager and the mcs-api servicecontroller on top of make demo's), CoreDNS, the exporter, then two clusters"
+	./hack/ensure-tools.sh
+	$(MAKE) --no-print-directory coredns
+	cd test && $(GO) build -o ../.cache/bin/mcs-exporter ./clusterset/cmd/mcs-exporter
+	cd test && $(GO) run ./clusterset/cmd/mcs-clusterset up -exporter ../.cache/bin/mcs-exporter
+
+clusterset-down:
+	cd test && $(GO) run ./clusterset/cmd/mcs-clusterset down
 
 # Benchmarks, not part of `make test` (BENCHMARKS.md says what and how): dnsperf
 # throughput and latency of the file plugin, the in-tree kubernetes multicluster option
