@@ -15,10 +15,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/.." && pwd)"
 
+base_only="${MCS_BASE_TOOLS_ONLY:-}"
+
 "${here}/install-deps.sh"
-"${here}/build-apiserver.sh"
+WITHOUT_KCM="${base_only}" "${here}/build-apiserver.sh"
 "${here}/build-stock-coredns.sh"
-"${here}/build-mcs-controller.sh"
+if [[ -z "${base_only}" ]]; then
+	"${here}/build-mcs-controller.sh"
+fi
 
 etcd_bin=""
 if [[ -x "${root}/.cache/bin/etcd" ]]; then
