@@ -37,7 +37,7 @@ unit:
 	cd coredns && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 tools:
-	@echo "==> tools: dig, dnsperf, etcd, podman (apt) and kube-apiserver (compiled once into .cache/bin: about 5 minutes the first time)"
+	@echo "==> tools: dig, dnsperf, etcd, podman (apt) and kube-apiserver (compiled once into .cache/bin: about 5 minutes the first time), kube-controller-manager and the mcs-api servicecontroller for the real ClusterSet (about 7 minutes more)"
 	./hack/ensure-tools.sh
 
 e2e: tools coredns
