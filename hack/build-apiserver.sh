@@ -8,7 +8,8 @@
 # staging module at its published k8s.io/NAME v0.Y.Z release instead. kube-controller-manager
 # (the real ClusterSet's EndpointSlice, ServiceAccount, garbage-collector and namespace
 # controllers) comes from the same module and version: about 370 packages more, most of the
-# rest already in the build cache from kube-apiserver.
+# rest already in the build cache from kube-apiserver. So do kube-scheduler, the kubelet and
+# kube-proxy, for the kubelet node of the pod tests (test/node, TestPodsResolve).
 #
 # It also builds etcd (v3.6) the same way, which the control plane prefers to Debian's etcd 3.4:
 # etcd 3.4 does not answer watch progress requests, without which kube-apiserver cannot serve
@@ -16,10 +17,11 @@
 #
 # Usage: hack/build-apiserver.sh                 build what is missing
 #        FORCE=1 hack/build-apiserver.sh         rebuild even if the pinned binaries exist
-#        WITHOUT_KCM=1 hack/build-apiserver.sh   skip kube-controller-manager (make demo)
+#        WITHOUT_KCM=1 hack/build-apiserver.sh   only kube-apiserver and etcd (make demo): no
+#                                                controller-manager, scheduler, kubelet or kube-proxy
 set -euo pipefail
 
-KUBE_VERSION="v1.35.4"        # kube-apiserver and kube-controller-manager, checked to build here
+KUBE_VERSION="v1.35.4"        # every Kubernetes binary here, checked to build and run here
 STAGING_VERSION="v0.35.4"     # the staging modules' release matching KUBE_VERSION
 ETCD_FALLBACK_VERSION="v3.6.13"
 KUBE_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
@@ -173,10 +175,10 @@ EOF
 build_kube kube-apiserver "about 2,000 packages, about 5 minutes on 2 cores the first time"
 if [[ -z "${WITHOUT_KCM:-}" ]]; then
 	build_kube kube-controller-manager "about 370 packages more than kube-apiserver, about 2.5 minutes after it"
+	# The node of the pod tests (test/node): kube-scheduler places the pods, the kubelet runs
+	# them, kube-proxy routes Services to them. Most of their packages are already built.
+	build_kube kube-scheduler "about 100 packages more, under a minute after kube-apiserver"
+	build_kube kubelet "about 300 packages more, about a minute after kube-controller-manager"
+	build_kube kube-proxy "about 50 packages more, under a minute after the kubelet"
 fi
-# The node of the pod tests (test/node): kube-scheduler places the pods, the kubelet runs them,
-# kube-proxy routes Services to them. Most of their packages are kube-apiserver's.
-build_kube kube-scheduler "about 100 packages more, under a minute after kube-apiserver"
-build_kube kubelet "about 300 packages more, about a minute after kube-controller-manager"
-build_kube kube-proxy "about 50 packages more, under a minute after the kubelet"
 build_etcd

@@ -4,7 +4,9 @@
 # (bind9-utils), named (bind9, the zone-transfer secondary of the NOTIFY test), dnsmasq
 # (dnsmasq-base: kube-dns's forwarder, in front of the standalone server), and podman, runc
 # and skopeo for the image tests (podman runs the image with runc: its default runtime, crun,
-# cannot set resource limits on these machines). Idempotent: it runs
+# cannot set resource limits on these machines), and for the kubelet node of the pod tests
+# (test/node): containerd, the CNI plugins, busybox-static (the test pods' image), iptables
+# (kube-proxy) and iproute2. Idempotent: it runs
 # `apt-get update` and `apt-get install` only when something is missing.
 #
 # Certificates are generated in Go (test/controlplane), so openssl is not needed.
@@ -26,8 +28,13 @@ declare -A pkgs=(
 	[skopeo]=skopeo
 	[named]=bind9
 	[dnsmasq]=dnsmasq-base
+	[containerd]=containerd
+	[/usr/lib/cni/bridge]=containernetworking-plugins
+	[/bin/busybox]=busybox-static
+	[iptables]=iptables
+	[ip]=iproute2
 )
-cmds=(dig dnsperf etcd named-checkzone named dnsmasq podman runc skopeo)
+cmds=(dig dnsperf etcd named-checkzone named dnsmasq podman runc skopeo containerd /usr/lib/cni/bridge /bin/busybox iptables ip)
 
 missing=()
 for cmd in "${cmds[@]}"; do

@@ -56,6 +56,9 @@ type Options struct {
 	UpstreamDNS netip.Addr
 	// Zone is the node's topology.kubernetes.io/zone label.
 	Zone string
+	// APIServerPort is the API server's port on loopback: pods reach it at NodeIP on the same
+	// port (forwarded to loopback), which the API server advertises (APIServerArgs).
+	APIServerPort int
 
 	// Ready bounds the wait for the Node to turn Ready. Default 90s.
 	Ready time.Duration
@@ -69,6 +72,7 @@ type Node struct {
 	ctrd    *containerd
 	kubelet *controlplane.Daemon
 	proxy   *controlplane.Daemon
+	api     *apiForwarder
 }
 
 // Start prepares the network, starts containerd, the kubelet and kube-proxy, and waits until
@@ -95,6 +99,9 @@ func Start(ctx context.Context, client kubernetes.Interface, o Options) (n *Node
 	if n.net, err = setUpNetwork(o); err != nil {
 		return n, err
 	}
+	if err = n.forwardAPIServer(o.APIServerPort); err != nil {
+		return n, err
+	}
 	if n.ctrd, err = startContainerd(ctx, o); err != nil {
 		return n, err
 	}
@@ -111,8 +118,8 @@ func Start(ctx context.Context, client kubernetes.Interface, o Options) (n *Node
 }
 
 func (o *Options) defaults() error {
-	if o.Name == "" || o.Dir == "" || o.Kubeconfig == "" {
-		return errors.New("node: Name, Dir and Kubeconfig are required")
+	if o.Name == "" || o.Dir == "" || o.Kubeconfig == "" || o.APIServerPort == 0 {
+		return errors.New("node: Name, Dir, Kubeconfig and APIServerPort are required")
 	}
 	if !o.NodeIP.IsValid() || !o.PodCIDR.IsValid() || !o.ClusterPodCIDR.IsValid() || !o.ServiceCIDR.IsValid() {
 		return errors.New("node: NodeIP, PodCIDR, ClusterPodCIDR and ServiceCIDR are required")
@@ -147,6 +154,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	var errs []error
 	if n.kubelet != nil && n.ctrd != nil {
 		errs = append(errs, n.drain(ctx))
+	}
+	if n.api != nil {
+		errs = append(errs, n.api.stop())
 	}
 	for _, d := range []*controlplane.Daemon{n.proxy, n.kubelet} {
 		if d != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,9 +17,10 @@ import (
 // APIServerArgs prepares the credentials between the API server and the kubelets of nodes under
 // dir and returns the kube-apiserver flags that use them: a client certificate the API server
 // presents to kubelets (for exec, logs and port-forward), signed by a CA the kubelets trust, and
-// the Node's InternalIP as the address to reach them by (its hostname resolves nowhere here).
-// Give the API server these flags, then Start nodes with Options.Dir = dir.
-func APIServerArgs(dir string) ([]string, error) {
+// the Node's InternalIP as the address to reach them by (its hostname resolves nowhere here);
+// and nodeIP advertised as the API server's address (pods reach it there: Options.APIServerPort). Give the API server
+// these flags, then Start the node with Options.Dir = dir and NodeIP = nodeIP.
+func APIServerArgs(dir string, nodeIP netip.Addr) ([]string, error) {
 	pki := filepath.Join(dir, "pki")
 	if err := os.MkdirAll(pki, 0o700); err != nil {
 		return nil, err
@@ -69,9 +71,9 @@ func APIServerArgs(dir string) ([]string, error) {
 			return nil, err
 		}
 	}
-	return []string{
+	return append([]string{
 		"--kubelet-client-certificate=" + filepath.Join(pki, "apiserver-kubelet-client.crt"),
 		"--kubelet-client-key=" + filepath.Join(pki, "apiserver-kubelet-client.key"),
 		"--kubelet-preferred-address-types=InternalIP",
-	}, nil
+	}, advertiseArgs(nodeIP)...), nil
 }

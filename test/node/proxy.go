@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
+	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
 // proxyConfig runs kube-proxy in iptables mode (iptables-nft here, as Debian 12 ships it),
-// listening on loopback only, and leaves the conntrack sysctls alone (maxPerCore 0, no
+// listening on loopback only (its healthz and metrics ports must be real ports), and leaves the conntrack sysctls alone (maxPerCore 0, no
 // timeouts): setting them needs privileges a VM or container may not grant, and the defaults
 // do for a test node.
-func proxyConfig(o Options) string {
+func proxyConfig(o Options, healthz, metrics int) string {
 	return fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
@@ -23,19 +24,23 @@ mode: iptables
 clusterCIDR: %s
 hostnameOverride: %s
 bindAddress: %s
-healthzBindAddress: 127.0.0.1:0
-metricsBindAddress: 127.0.0.1:0
+healthzBindAddress: 127.0.0.1:%d
+metricsBindAddress: 127.0.0.1:%d
 nodePortAddresses: [%q]
 conntrack:
   maxPerCore: 0
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
-`, o.Kubeconfig, o.ClusterPodCIDR.Masked(), o.Name, o.NodeIP.Addr(), o.NodeIP.Masked())
+`, o.Kubeconfig, o.ClusterPodCIDR.Masked(), o.Name, o.NodeIP.Addr(), healthz, metrics, o.NodeIP.Masked())
 }
 
 func startProxy(o Options) (*controlplane.Daemon, error) {
+	ports, err := harness.FreePorts(2)
+	if err != nil {
+		return nil, err
+	}
 	conf := o.path("kube-proxy.yaml")
-	if err := os.WriteFile(conf, []byte(proxyConfig(o)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(proxyConfig(o, ports[0], ports[1])), 0o644); err != nil {
 		return nil, err
 	}
 	return controlplane.StartDaemon("kube-proxy", filepath.Join(o.BinDir, "kube-proxy"),

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // waitReady waits until the kubelet has registered the Node and reports it Ready (the runtime
@@ -47,12 +48,17 @@ func (n *Node) waitReady(ctx context.Context) error {
 	}
 }
 
-// drain deletes every pod bound to the node at once and waits until containerd runs none of
-// them: the kubelet stops each sandbox and releases its address through CNI, so nothing is left
-// in the host's network or mounts.
+// drain cordons the node (so controllers' replacement pods are not placed on it again), deletes
+// every pod bound to it at once and waits until containerd runs none of them: the kubelet stops
+// each sandbox and releases its address through CNI, so nothing is left in the host's network or
+// mounts.
 func (n *Node) drain(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	cordon := []byte(`{"spec":{"unschedulable":true}}`)
+	if _, err := n.client.CoreV1().Nodes().Patch(ctx, n.opts.Name, types.StrategicMergePatchType, cordon, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("cordoning node %s: %w", n.opts.Name, err)
+	}
 	pods, err := n.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", n.opts.Name).String(),
 	})
