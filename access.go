@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // checkAccess checks that this identity may list and watch ServiceImports (of the
@@ -51,7 +53,7 @@ func (c *controller) listProbe(ctx context.Context) error {
 		_, err = c.mcs.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
 	}
 	if err == nil {
-		_, err = c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1, LabelSelector: labelServiceName})
+		_, err = c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1, LabelSelector: object.LabelServiceName})
 	}
 	return err
 }

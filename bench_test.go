@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 	discovery "k8s.io/api/discovery/v1"
@@ -88,17 +89,17 @@ func benchQueries(b *testing.B, m *MultiCluster, prefix string, qs []benchQuery)
 // swapped in.
 func BenchmarkUpdate(b *testing.B) {
 	m := benchPlugin(b, 10000)
-	tr, _ := transformImport(headlessImport("bench", "hl100", families(v4), sp("http", tcp, 80)))
-	si := tr.(*serviceImport)
-	var eps []*endpointSlice
+	tr, _ := object.TransformImport(headlessImport("bench", "hl100", families(v4), sp("http", tcp, 80)))
+	si := tr.(*object.ServiceImport)
+	var eps []*object.EndpointSlice
 	for c := range 5 {
 		list := make([]ep, 0, 20)
 		for e := range 20 {
 			list = append(list, ready(fmt.Sprintf("pod-%d", e), fmt.Sprintf("10.201.%d.%d", c, e+1)))
 		}
-		s, _ := transformSlice(slice("bench", fmt.Sprintf("hl100-c%d", c), "hl100", fmt.Sprintf("cluster%d", c),
+		s, _ := object.TransformSlice(slice("bench", fmt.Sprintf("hl100-c%d", c), "hl100", fmt.Sprintf("cluster%d", c),
 			discovery.AddressTypeIPv4, []epPort{{"http", tcp, 8080}}, list...))
-		eps = append(eps, s.(*endpointSlice))
+		eps = append(eps, s.(*object.EndpointSlice))
 	}
 	k := serviceKey{"bench", "hl100"}
 	b.ReportAllocs()
@@ -107,12 +108,12 @@ func BenchmarkUpdate(b *testing.B) {
 		// Alternate one endpoint's address so every publish is a real change.
 		i++
 		changed := *eps[0]
-		changed.endpoints = append([]endpoint(nil), eps[0].endpoints...)
-		changed.endpoints[0].addr = changed.endpoints[0].addr.Next()
+		changed.Endpoints = append([]object.Endpoint(nil), eps[0].Endpoints...)
+		changed.Endpoints[0].Addr = changed.Endpoints[0].Addr.Next()
 		if i%2 == 0 {
-			changed.endpoints[0] = eps[0].endpoints[0]
+			changed.Endpoints[0] = eps[0].Endpoints[0]
 		}
-		all := append([]*endpointSlice{&changed}, eps[1:]...)
+		all := append([]*object.EndpointSlice{&changed}, eps[1:]...)
 		m.index.publish(k, build(si, all, m.longestZone(), func(string, string) {}))
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // The local cluster's identity, when the Corefile does not give it, is the about-api
@@ -149,7 +151,7 @@ func (w *clusterIDWatch) apply(obj any) {
 	}
 	v, _, _ := unstructured.NestedString(u.Object, "spec", "value")
 	id := strings.ToLower(v)
-	if !isSubdomain(id) {
+	if !object.IsSubdomain(id) {
 		// Cluster ids are DNS subdomains (KEP-2149); another value cannot match a
 		// source-cluster label.
 		log.Warningf("%s: spec.value %q is not a DNS subdomain: no locality in answers", clusterIDTopic, v)

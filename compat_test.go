@@ -10,6 +10,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +20,7 @@ import (
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
 )
 
-// Objects shaped like what the MCS implementations write (see compat.go for the
+// Objects shaped like what the MCS implementations write (see internal/object/compat.go for the
 // source files they follow); test/e2e/impl_fixtures_test.go has the complete objects.
 
 // lighthouseImport is an aggregated ServiceImport as Lighthouse syncs it to the service's
@@ -44,9 +45,9 @@ func lighthouseImport(ns, name string, headless bool, clusters []string, ports .
 func lighthouseLocalImport(svc, ns, cluster, vip string) *mcsv1alpha1.ServiceImport {
 	si := alphaImport("submariner-operator", svc+"-"+ns+"-"+cluster, vip)
 	si.Labels = map[string]string{
-		labelServiceName: svc,
+		object.LabelServiceName:                    svc,
 		"lighthouse.submariner.io/sourceNamespace": ns,
-		labelSourceCluster:                         cluster,
+		object.LabelSourceCluster:                  cluster,
 	}
 	return si
 }
@@ -58,9 +59,9 @@ func lighthouseLegacyImport(svc, ns, cluster, vip string) *mcsv1alpha1.ServiceIm
 	si.Labels = map[string]string{
 		"lighthouse.submariner.io/sourceName":      svc,
 		"lighthouse.submariner.io/sourceNamespace": ns,
-		labelLighthouseLegacyCluster:               cluster,
+		object.LabelLighthouseLegacyCluster:        cluster,
 	}
-	si.Annotations = map[string]string{annotationLighthouseOriginName: svc, "origin-namespace": ns}
+	si.Annotations = map[string]string{object.AnnotationLighthouseOriginName: svc, "origin-namespace": ns}
 	return si
 }
 
@@ -95,28 +96,28 @@ func awsImport(ns, name string, headless bool, ips []string, clusters ...string)
 }
 
 func active(s *discovery.EndpointSlice, v string) *discovery.EndpointSlice {
-	s.Labels[labelActive] = v
+	s.Labels[object.LabelActive] = v
 	return s
 }
 
 // loadWith is load with import options.
-func loadWith(t testing.TB, m *MultiCluster, o importOptions, objs ...any) {
+func loadWith(t testing.TB, m *MultiCluster, o object.ImportOptions, objs ...any) {
 	t.Helper()
-	imports := map[serviceKey]*serviceImport{}
-	byService := map[serviceKey][]*endpointSlice{}
+	imports := map[serviceKey]*object.ServiceImport{}
+	byService := map[serviceKey][]*object.EndpointSlice{}
 	for _, obj := range objs {
 		if es, ok := obj.(*discovery.EndpointSlice); ok {
-			tr, _ := transformSlice(es)
-			s := tr.(*endpointSlice)
-			byService[serviceKey{s.namespace, s.service}] = append(byService[serviceKey{s.namespace, s.service}], s)
+			tr, _ := object.TransformSlice(es)
+			s := tr.(*object.EndpointSlice)
+			byService[serviceKey{s.Namespace, s.Service}] = append(byService[serviceKey{s.Namespace, s.Service}], s)
 			continue
 		}
-		tr, _ := o.transform(obj)
-		si, ok := tr.(*serviceImport)
+		tr, _ := o.Transform(obj)
+		si, ok := tr.(*object.ServiceImport)
 		if !ok {
 			t.Fatalf("unexpected object %T", obj)
 		}
-		imports[serviceKey{si.namespace, si.name}] = si
+		imports[serviceKey{si.Namespace, si.Name}] = si
 	}
 	for k, si := range imports {
 		m.index.publish(k, build(si, byService[k], m.longestZone(), func(string, string) {}))
@@ -202,7 +203,7 @@ func TestVIPsFromSlices(t *testing.T) {
 	})
 
 	m = syncedPlugin()
-	loadWith(t, m, importOptions{vipsFromSlices: true}, lighthouseClusterSet()...)
+	loadWith(t, m, object.ImportOptions{VIPsFromSlices: true}, lighthouseClusterSet()...)
 	serve(t, m, []test.Case{
 		{Qname: "web.shop.svc.clusterset.local.", Qtype: dns.TypeA,
 			Answer: []dns.RR{test.A("web.shop.svc.clusterset.local. 5 IN A 10.96.1.10")}},
@@ -215,7 +216,7 @@ func TestVIPsFromSlices(t *testing.T) {
 		nxdomain("web-shop-east.submariner-operator.svc.clusterset.local.", dns.TypeA),
 	})
 	// An import with ips keeps them: the option only fills in missing ones.
-	loadWith(t, m, importOptions{vipsFromSlices: true}, alphaImport("legacy", "old", "10.42.1.1"),
+	loadWith(t, m, object.ImportOptions{VIPsFromSlices: true}, alphaImport("legacy", "old", "10.42.1.1"),
 		slice("legacy", "old-east", "old", "east", ipv4, nil, ready("", "10.99.0.1")))
 	serve(t, m, []test.Case{
 		{Qname: "old.legacy.svc.clusterset.local.", Qtype: dns.TypeA,
@@ -226,7 +227,7 @@ func TestVIPsFromSlices(t *testing.T) {
 	objs := lighthouseClusterSet()
 	objs[2] = lighthouseVIPSlice("shop", "web", "west", "10.97.1.10", true, []epPort{{"http", tcp, 80}})
 	before := m.index.lookup("shop", "web").digest
-	loadWith(t, m, importOptions{vipsFromSlices: true}, objs...)
+	loadWith(t, m, object.ImportOptions{VIPsFromSlices: true}, objs...)
 	if m.index.lookup("shop", "web").digest == before {
 		t.Error("digest did not change when a cluster's VIP became ready")
 	}
@@ -252,12 +253,12 @@ func TestSliceVIPsByCluster(t *testing.T) {
 	dup := lighthouseVIPSlice("shop", "web", "east", "10.96.1.10", true, nil)
 	dup.Name += "-old"
 	objs = append(objs, dup)
-	tr, _ := importOptions{vipsFromSlices: true}.transform(objs[0])
-	si := tr.(*serviceImport)
-	var eps []*endpointSlice
+	tr, _ := object.ImportOptions{VIPsFromSlices: true}.Transform(objs[0])
+	si := tr.(*object.ServiceImport)
+	var eps []*object.EndpointSlice
 	for _, o := range objs[1:] {
-		s, _ := transformSlice(o)
-		eps = append(eps, s.(*endpointSlice))
+		s, _ := object.TransformSlice(o)
+		eps = append(eps, s.(*object.EndpointSlice))
 	}
 	got := sliceVIPs(si, eps)
 	want := []clusterAddrs{
@@ -278,12 +279,12 @@ func TestAWSImports(t *testing.T) {
 		slice("shop", "imported-aaaa-x1", "db", "c1", ipv4, pgPorts, ready("db-0", "10.1.0.10")),
 		slice("shop", "imported-bbbb-x2", "db", "c2", ipv4, pgPorts, ready("db-0", "10.2.0.10")),
 	}
-	tr, _ := transformImport(objs[1])
-	if bad := tr.(*serviceImport).bad; len(bad) != 0 {
+	tr, _ := object.TransformImport(objs[1])
+	if bad := tr.(*object.ServiceImport).Bad; len(bad) != 0 {
 		t.Errorf("headless import with ips None reported %v", bad)
 	}
-	tr, _ = transformImport(alphaImport("shop", "x", "None", "300.1.1.1"))
-	if bad := tr.(*serviceImport).bad; len(bad) != 1 || bad[0].value != "300.1.1.1" {
+	tr, _ = object.TransformImport(alphaImport("shop", "x", "None", "300.1.1.1"))
+	if bad := tr.(*object.ServiceImport).Bad; len(bad) != 1 || bad[0].Value != "300.1.1.1" {
 		t.Errorf("malformed ips reported as %v, want only 300.1.1.1", bad)
 	}
 	m := syncedPlugin()
@@ -354,11 +355,11 @@ func TestStatusClusters(t *testing.T) {
 func TestImportNamesNotLabels(t *testing.T) {
 	long := strings.Repeat("a", 70)
 	for _, name := range []string{long, "a.b", "web"} {
-		tr, _ := transformImport(clusterSetIP("shop", name, []string{"10.0.0.1"}, nil))
-		si := tr.(*serviceImport)
-		bad := len(si.bad) == 1 && si.bad[0].reason == reasonBadName && si.ignored
+		tr, _ := object.TransformImport(clusterSetIP("shop", name, []string{"10.0.0.1"}, nil))
+		si := tr.(*object.ServiceImport)
+		bad := len(si.Bad) == 1 && si.Bad[0].Reason == object.ReasonBadName && si.Ignored
 		if want := name != "web"; bad != want {
-			t.Errorf("%q: ignored %v, bad %v; want skipped %v", name, si.ignored, si.bad, want)
+			t.Errorf("%q: ignored %v, bad %v; want skipped %v", name, si.Ignored, si.Bad, want)
 		}
 	}
 	m := syncedPlugin()
@@ -390,12 +391,12 @@ func TestImportNamesNotLabels(t *testing.T) {
 // skipped, not served with a name that cannot be packed.
 func TestServiceNameTooLongForZone(t *testing.T) {
 	zone := strings.Repeat(strings.Repeat("z", 60)+".", 3)
-	si, _ := transformImport(clusterSetIP(strings.Repeat("n", 63), strings.Repeat("s", 63), []string{"10.0.0.1"}, nil))
+	si, _ := object.TransformImport(clusterSetIP(strings.Repeat("n", 63), strings.Repeat("s", 63), []string{"10.0.0.1"}, nil))
 	var reasons []string
-	if r := build(si.(*serviceImport), nil, len(zone), func(reason, _ string) { reasons = append(reasons, reason) }); r != nil {
+	if r := build(si.(*object.ServiceImport), nil, len(zone), func(reason, _ string) { reasons = append(reasons, reason) }); r != nil {
 		t.Error("records built for a name longer than 253 characters")
 	}
-	if !slices.Equal(reasons, []string{reasonLongName}) {
+	if !slices.Equal(reasons, []string{object.ReasonLongName}) {
 		t.Errorf("reasons %v", reasons)
 	}
 }
@@ -425,8 +426,8 @@ func TestInvalidHostnameKeepsAddress(t *testing.T) {
 			}},
 		nxdomain("bad_host.east.db.shop.svc.clusterset.local.", dns.TypeA),
 	})
-	tr, _ := transformSlice(slice("shop", "x", "db", "east", ipv4, nil, ready("Bad_Host", "10.1.0.10")))
-	if bad := tr.(*endpointSlice).bad; len(bad) != 1 || bad[0].reason != reasonBadHostname {
+	tr, _ := object.TransformSlice(slice("shop", "x", "db", "east", ipv4, nil, ready("Bad_Host", "10.1.0.10")))
+	if bad := tr.(*object.EndpointSlice).Bad; len(bad) != 1 || bad[0].Reason != object.ReasonBadHostname {
 		t.Errorf("invalid hostname reported as %v", bad)
 	}
 }
@@ -465,7 +466,7 @@ func TestControllerVIPsFromSlices(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := New([]string{"clusterset.local."})
-	m.imports.vipsFromSlices = true
+	m.imports.VIPsFromSlices = true
 	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
 	m.ctrl.opts = m.imports
 	m.ctrl.start()

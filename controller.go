@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // mcsGroup is the API group of ServiceImport.
@@ -67,7 +69,7 @@ type controller struct {
 	index    *index
 	zoneLen  int
 	retryMax time.Duration
-	opts     importOptions // how ServiceImports are read (compat.go)
+	opts     object.ImportOptions // how ServiceImports are read (internal/object/compat.go)
 
 	queue   workqueue.TypedInterface[serviceKey]
 	imports *objectStore
@@ -247,7 +249,7 @@ func (c *controller) discover(ctx context.Context) error {
 	err = c.checkAccess(ctx)
 	switch {
 	case err == nil:
-		log.Infof("Watching ServiceImports %s/%s and EndpointSlices labelled %s", mcsGroup, c.version, labelServiceName)
+		log.Infof("Watching ServiceImports %s/%s and EndpointSlices labelled %s", mcsGroup, c.version, object.LabelServiceName)
 		return nil
 	case apierrors.IsForbidden(err):
 		c.setState(stateForbidden)
@@ -263,63 +265,63 @@ func (c *controller) discover(ctx context.Context) error {
 
 // onImport queues the service of a ServiceImport that was added, changed or deleted.
 func (c *controller) onImport(oldObj, obj any, deleted bool) {
-	si, ok := obj.(*serviceImport)
+	si, ok := obj.(*object.ServiceImport)
 	if !ok {
 		return
 	}
-	if old, ok := oldObj.(*serviceImport); ok && sameImport(old, si) {
+	if old, ok := oldObj.(*object.ServiceImport); ok && sameImport(old, si) {
 		return // a relist, or a change to fields no answer depends on
 	}
 	if deleted {
-		c.skips.forget("ServiceImport", si.namespace, si.name)
+		c.skips.forget("ServiceImport", si.Namespace, si.Name)
 	} else {
-		c.skips.report("ServiceImport", si.namespace, si.name, si.bad)
+		c.skips.report("ServiceImport", si.Namespace, si.Name, si.Bad)
 	}
-	c.enqueue(serviceKey{si.namespace, si.name})
+	c.enqueue(serviceKey{si.Namespace, si.Name})
 }
 
 // onSlice queues the service of an EndpointSlice that was added, changed or deleted
 // (and its former service when its label changed).
 func (c *controller) onSlice(oldObj, obj any, deleted bool) {
-	s, ok := obj.(*endpointSlice)
+	s, ok := obj.(*object.EndpointSlice)
 	if !ok {
 		return
 	}
-	if old, ok := oldObj.(*endpointSlice); ok {
+	if old, ok := oldObj.(*object.EndpointSlice); ok {
 		if sameSlice(old, s) {
 			return
 		}
-		if old.service != s.service {
-			c.enqueue(serviceKey{old.namespace, old.service})
+		if old.Service != s.Service {
+			c.enqueue(serviceKey{old.Namespace, old.Service})
 		}
 	}
 	if deleted {
-		c.skips.forget("EndpointSlice", s.namespace, s.name)
+		c.skips.forget("EndpointSlice", s.Namespace, s.Name)
 	} else {
-		c.skips.report("EndpointSlice", s.namespace, s.name, s.bad)
+		c.skips.report("EndpointSlice", s.Namespace, s.Name, s.Bad)
 	}
-	if s.service != "" {
-		c.enqueue(serviceKey{s.namespace, s.service})
+	if s.Service != "" {
+		c.enqueue(serviceKey{s.Namespace, s.Service})
 	}
 }
 
 // sameImport and sameSlice report whether two versions of an object give the same
 // answers.
-func sameImport(a, b *serviceImport) bool {
+func sameImport(a, b *object.ServiceImport) bool {
 	if a == b {
 		return true // the stored copy, reused by a relist
 	}
 	x, y := *a, *b
-	x.metaStub, y.metaStub = metaStub{}, metaStub{}
+	x.Meta, y.Meta = object.Meta{}, object.Meta{}
 	return reflect.DeepEqual(x, y)
 }
 
-func sameSlice(a, b *endpointSlice) bool {
+func sameSlice(a, b *object.EndpointSlice) bool {
 	if a == b {
 		return true
 	}
 	x, y := *a, *b
-	x.metaStub, y.metaStub = metaStub{}, metaStub{}
+	x.Meta, y.Meta = object.Meta{}, object.Meta{}
 	return reflect.DeepEqual(x, y)
 }
 
@@ -372,21 +374,21 @@ func (c *controller) processNext() bool {
 
 // rebuild builds the records of one service from the stores and publishes them.
 func (c *controller) rebuild(k serviceKey) {
-	var si *serviceImport
+	var si *object.ServiceImport
 	if obj, ok := c.imports.get(k.namespace, k.name); ok {
-		si, _ = obj.(*serviceImport)
+		si, _ = obj.(*object.ServiceImport)
 	}
-	var eps []*endpointSlice
+	var eps []*object.EndpointSlice
 	if si != nil {
 		c.slices.ofService(k, func(o any) {
-			if s, ok := o.(*endpointSlice); ok {
+			if s, ok := o.(*object.EndpointSlice); ok {
 				eps = append(eps, s)
 			}
 		})
 	}
-	var bad []skip
+	var bad []object.Skip
 	r := buildLocal(si, eps, c.zoneLen, c.loc.localFor(si), func(reason, detail string) {
-		bad = append(bad, skip{reason, detail})
+		bad = append(bad, object.Skip{Reason: reason, Value: detail})
 	})
 	c.skips.report("Service", k.namespace, k.name, bad)
 	c.unlisted.report(k, si, eps)

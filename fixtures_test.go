@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // Builders for the API objects an MCS controller writes, used by the unit tests.
@@ -80,9 +82,9 @@ type epPort struct {
 // slice builds an EndpointSlice of service svc from cluster (no label when cluster
 // is "").
 func slice(ns, name, svc, cluster string, at discovery.AddressType, ports []epPort, eps ...ep) *discovery.EndpointSlice {
-	labels := map[string]string{labelServiceName: svc}
+	labels := map[string]string{object.LabelServiceName: svc}
 	if cluster != "" {
-		labels[labelSourceCluster] = cluster
+		labels[object.LabelSourceCluster] = cluster
 	}
 	es := &discovery.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
@@ -113,22 +115,22 @@ var tcp5432 = []epPort{{"tcp", corev1.ProtocolTCP, 5432}}
 // the informer transforms, grouped by service.
 func load(t testing.TB, m *MultiCluster, objs ...any) {
 	t.Helper()
-	imports := map[serviceKey]*serviceImport{}
-	slices := map[serviceKey][]*endpointSlice{}
+	imports := map[serviceKey]*object.ServiceImport{}
+	slices := map[serviceKey][]*object.EndpointSlice{}
 	for _, o := range objs {
 		switch o.(type) {
 		case *discovery.EndpointSlice:
-			tr, _ := transformSlice(o)
-			s := tr.(*endpointSlice)
-			k := serviceKey{s.namespace, s.service}
+			tr, _ := object.TransformSlice(o)
+			s := tr.(*object.EndpointSlice)
+			k := serviceKey{s.Namespace, s.Service}
 			slices[k] = append(slices[k], s)
 		default:
-			tr, _ := transformImport(o)
-			si, ok := tr.(*serviceImport)
+			tr, _ := object.TransformImport(o)
+			si, ok := tr.(*object.ServiceImport)
 			if !ok {
 				t.Fatalf("unexpected object %T", o)
 			}
-			imports[serviceKey{si.namespace, si.name}] = si
+			imports[serviceKey{si.Namespace, si.Name}] = si
 		}
 	}
 	for k, si := range imports {

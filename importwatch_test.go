@@ -15,6 +15,8 @@ import (
 	mcsv1alpha1 "sigs.k8s.io/mcs-api/pkg/apis/v1alpha1"
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
 	mcsscheme "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/scheme"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // A relist over the JSON watch: imports the store holds are handed on as the stored
@@ -55,7 +57,7 @@ func TestImportWatchHandsOnStoredVersions(t *testing.T) {
 			}))
 			defer srv.Close()
 
-			held := &serviceImport{metaStub: metaStub{rv: tc.rv}, namespace: "shop", name: tc.name}
+			held := &object.ServiceImport{Meta: object.Meta{ResourceVersion: tc.rv}, Namespace: "shop", Name: tc.name}
 			for _, c := range []struct {
 				what           string
 				synced, stored bool
@@ -93,7 +95,7 @@ func TestImportWatchHandsOnStoredVersions(t *testing.T) {
 						full = o.Spec.Type != ""
 					case *mcsv1alpha1.ServiceImport:
 						full = o.Spec.Type != ""
-					case *serviceImport:
+					case *object.ServiceImport:
 						if o != held {
 							t.Errorf("%s: a trimmed import that is not the stored one", c.what)
 						}
@@ -144,7 +146,7 @@ func BenchmarkDecodeImportEvent(b *testing.B) {
 	b.Run("client-go", func(b *testing.B) { decode(b, clientGo, clientGo.Serializer) })
 	b.Run("ours", func(b *testing.B) { decode(b, ours, ours.Serializer) })
 	b.Run("ours, version held", func(b *testing.B) {
-		held := &serviceImport{}
+		held := &object.ServiceImport{}
 		d := importDecoderFor("v1beta1", func(string, string, string) runtime.Object { return held }, func() bool { return false })
 		d.Serializer = clientGo.Serializer
 		decode(b, ours, d)

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	mcsscheme "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/scheme"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // The reflectors are built on list-watchers that report every list and watch call's
@@ -34,11 +36,11 @@ const (
 // stored copy of what the store holds already (slicewatch.go, importwatch.go); lists,
 // the fallback when the API server cannot stream one, go through the clientsets.
 func (c *controller) newWatches() {
-	c.imports = newObjectStore(c.opts.transform, c.onImport, nil)
-	c.slices = newObjectStore(transformSlice, c.onSlice, sliceService)
+	c.imports = newObjectStore(c.opts.Transform, c.onImport, nil)
+	c.slices = newObjectStore(object.TransformSlice, c.onSlice, sliceService)
 
 	slices := c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
-	labelled := func(o metav1.ListOptions) metav1.ListOptions { o.LabelSelector = labelServiceName; return o }
+	labelled := func(o metav1.ListOptions) metav1.ListOptions { o.LabelSelector = object.LabelServiceName; return o }
 	watchSlices := func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 		return slices.Watch(ctx, labelled(o))
 	}
@@ -103,11 +105,11 @@ func storedIn(s *objectStore) storedVersion {
 
 // sliceService is the service an EndpointSlice belongs to (the slice store's index).
 func sliceService(obj any) (serviceKey, bool) {
-	s, ok := obj.(*endpointSlice)
-	if !ok || s.service == "" {
+	s, ok := obj.(*object.EndpointSlice)
+	if !ok || s.Service == "" {
 		return serviceKey{}, false
 	}
-	return serviceKey{s.namespace, s.service}, true
+	return serviceKey{s.Namespace, s.Service}, true
 }
 
 // Retrying a reflector whose list or watch failed: client-go's schedule (800 ms

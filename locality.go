@@ -6,11 +6,11 @@ import (
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	corev1 "k8s.io/api/core/v1"
 )
 
 // Locality: a service that prefers close endpoints answers its service name (A, AAAA
@@ -28,22 +28,6 @@ import (
 // preference to every service. spec.internalTrafficPolicy is not used: its Local
 // means "drop traffic without a node-local endpoint", which a name answered for the
 // whole ClusterSet must not do.
-
-// prefersClose reports whether a trafficDistribution value asks for close endpoints.
-// The values are those of Service.spec.trafficDistribution (k8s.io/api core/v1,
-// types.go), which ServiceImport's field mirrors (mcs-api pkg/apis/v1beta1/serviceimport.go).
-func prefersClose(td *string) bool {
-	if td == nil {
-		return false
-	}
-	switch *td {
-	case corev1.ServiceTrafficDistributionPreferClose,
-		corev1.ServiceTrafficDistributionPreferSameZone,
-		corev1.ServiceTrafficDistributionPreferSameNode:
-		return true
-	}
-	return false
-}
 
 // locality is the local cluster's identity and the Corefile's locality options. The
 // controller reads it when it builds a service's records.
@@ -78,8 +62,8 @@ func (l *locality) set(id string) bool {
 
 // localFor returns the cluster whose endpoints si's name prefers, or "" when its
 // answers are not narrowed.
-func (l *locality) localFor(si *serviceImport) string {
-	if l == nil || si == nil || (!si.preferLocal && !l.all) {
+func (l *locality) localFor(si *object.ServiceImport) string {
+	if l == nil || si == nil || (!si.PreferLocal && !l.all) {
 		return ""
 	}
 	return l.cluster()

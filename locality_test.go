@@ -208,20 +208,6 @@ func TestLocalSubset(t *testing.T) {
 	}
 }
 
-func TestPrefersClose(t *testing.T) {
-	for td, want := range map[string]bool{
-		"PreferClose": true, "PreferSameZone": true, "PreferSameNode": true,
-		"": false, "preferclose": false, "Anywhere": false,
-	} {
-		if got := prefersClose(&td); got != want {
-			t.Errorf("prefersClose(%q) = %v, want %v", td, got, want)
-		}
-	}
-	if prefersClose(nil) {
-		t.Error("prefersClose(nil) = true")
-	}
-}
-
 // The ClusterProperty names the local cluster; creating, changing and deleting it
 // rebuilds every service.
 func TestClusterPropertyWatch(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnsutil"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	"github.com/coredns/coredns/request"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 )
@@ -36,7 +37,7 @@ type MultiCluster struct {
 	nsV4, nsV6  []byte
 	kubeconfig  string
 	kubecontext string
-	imports     importOptions
+	imports     object.ImportOptions
 
 	index  *index
 	ctrl   *controller

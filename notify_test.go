@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // countingNotifier runs a notifier on m's index that records the zones it notifies.
@@ -46,8 +47,8 @@ func countingNotifier(t *testing.T, m *MultiCluster, ready *atomic.Bool, fail er
 }
 
 func publishIP(m *MultiCluster, i int) {
-	si, _ := transformImport(clusterSetIP("shop", "web", []string{fmt.Sprintf("10.0.%d.%d", i/256, i%256)}, families(v4)))
-	m.index.publish(serviceKey{"shop", "web"}, build(si.(*serviceImport), nil, 20, func(string, string) {}))
+	si, _ := object.TransformImport(clusterSetIP("shop", "web", []string{fmt.Sprintf("10.0.%d.%d", i/256, i%256)}, families(v4)))
+	m.index.publish(serviceKey{"shop", "web"}, build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
 }
 
 func TestNotifyCoalesces(t *testing.T) {

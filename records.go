@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // records are the DNS data of one imported service, built when its ServiceImport or
@@ -91,28 +93,28 @@ func (s *srvSet) onlyService() bool {
 // only ServiceImports create names (spec section 3). zoneLen is the length of the
 // longest zone, used to drop names that would not fit in DNS. Skipped values are
 // reported through logSkip.
-func build(si *serviceImport, eps []*endpointSlice, zoneLen int, logSkip func(reason, detail string)) *records {
+func build(si *object.ServiceImport, eps []*object.EndpointSlice, zoneLen int, logSkip func(reason, detail string)) *records {
 	return buildLocal(si, eps, zoneLen, "", logSkip)
 }
 
 // buildLocal is build for a service whose name prefers the endpoints of cluster local
 // ("" for none; see locality.go).
-func buildLocal(si *serviceImport, eps []*endpointSlice, zoneLen int, local string, logSkip func(reason, detail string)) *records {
-	if si == nil || si.ignored {
+func buildLocal(si *object.ServiceImport, eps []*object.EndpointSlice, zoneLen int, local string, logSkip func(reason, detail string)) *records {
+	if si == nil || si.Ignored {
 		return nil
 	}
 	// "<svc>.<ns>.svc.<zone>" must fit in 253 characters (RFC 1035 §2.3.4).
-	if len(si.name)+1+len(si.namespace)+len(".svc.")+zoneLen > 254 {
-		logSkip(reasonLongName, si.name+"."+si.namespace+".svc")
+	if len(si.Name)+1+len(si.Namespace)+len(".svc.")+zoneLen > 254 {
+		logSkip(object.ReasonLongName, si.Name+"."+si.Namespace+".svc")
 		return nil
 	}
-	r := &records{headless: si.headless, exists: true}
+	r := &records{headless: si.Headless, exists: true}
 	switch {
-	case si.headless:
+	case si.Headless:
 		// The longest suffix a per-endpoint name gets: ".<svc>.<ns>.svc.<zone>".
-		maxSuffix := 1 + len(si.name) + 1 + len(si.namespace) + len(".svc.") + zoneLen
+		maxSuffix := 1 + len(si.Name) + 1 + len(si.Namespace) + len(".svc.") + zoneLen
 		buildHeadless(r, si, eps, maxSuffix, local, logSkip)
-	case si.vipsFromSlices:
+	case si.VIPsFromSlices:
 		buildSliceVIPs(r, si, eps, local)
 	default:
 		buildClusterSetIP(r, si)
@@ -123,20 +125,20 @@ func buildLocal(si *serviceImport, eps []*endpointSlice, zoneLen int, local stri
 
 // buildClusterSetIP: the VIPs (R2), one SRV per named port (R3), and one SRV per
 // distinct port number at the service name (R4). Endpoints are not published.
-func buildClusterSetIP(r *records, si *serviceImport) {
+func buildClusterSetIP(r *records, si *object.ServiceImport) {
 	var addrs []netip.Addr
-	for _, a := range si.ips {
-		if familyOf(a)&si.families != 0 && !slices.Contains(addrs, a) {
+	for _, a := range si.IPs {
+		if object.FamilyOf(a)&si.Families != 0 && !slices.Contains(addrs, a) {
 			addrs = append(addrs, a)
 		}
 	}
 	r.v4, r.v6 = pack(addrs)
-	r.serviceSRV(si.ports)
+	r.serviceSRV(si.Ports)
 }
 
 // serviceSRV sets the SRV records of a service whose target is the service name:
 // one per named port (R3) and one per distinct port number at the name (R4).
-func (r *records) serviceSRV(ports []port) {
+func (r *records) serviceSRV(ports []object.Port) {
 	if len(r.v4) == 0 && len(r.v6) == 0 {
 		// No address to serve (no ips, or none of a listed family): an SRV record whose
 		// target has no address cannot be used (RFC 2782: the client connects to the
@@ -147,9 +149,9 @@ func (r *records) serviceSRV(ports []port) {
 	var bare []srvRec
 	named := map[string][]srvRec{}
 	for _, p := range ports {
-		rec := srvRec{target: serviceTarget, port: p.port}
+		rec := srvRec{target: serviceTarget, port: p.Port}
 		bare = append(bare, rec)
-		if p.name != "" {
+		if p.Name != "" {
 			named[srvName(p)] = append(named[srvName(p)], rec)
 		}
 	}
@@ -161,39 +163,39 @@ func (r *records) serviceSRV(ports []port) {
 type candidate struct {
 	host, cluster string
 	addr          netip.Addr
-	ports         []port
+	ports         []object.Port
 }
 
 // buildHeadless: the ready endpoint addresses (R5), per-endpoint names with the
 // cluster id (R6), their named-port SRVs (R7) and the bare-name SRVs (R8).
-func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffix int, localCluster string, logSkip func(reason, detail string)) {
+func buildHeadless(r *records, si *object.ServiceImport, eps []*object.EndpointSlice, maxSuffix int, localCluster string, logSkip func(reason, detail string)) {
 	var all []netip.Addr
 	var cands []candidate
 	// pairs are collected only for a service that prefers a cluster.
 	var pairs []clusterAddr
 	for _, s := range eps {
-		if s.family&si.families == 0 {
+		if s.Family&si.Families == 0 {
 			continue
 		}
-		for _, e := range s.endpoints {
-			all = append(all, e.addr)
+		for _, e := range s.Endpoints {
+			all = append(all, e.Addr)
 			if localCluster != "" {
-				pairs = append(pairs, clusterAddr{cluster: s.cluster, addr: e.addr})
+				pairs = append(pairs, clusterAddr{cluster: s.Cluster, addr: e.Addr})
 			}
-			if s.cluster == "" {
+			if s.Cluster == "" {
 				// Spec §1: without a source cluster the address serves the service
 				// name only; the controller logs the slice.
 				continue
 			}
-			host := e.hostname
+			host := e.Hostname
 			if host == "" {
-				host = addrHostname(e.addr)
+				host = object.AddrHostname(e.Addr)
 			}
-			if n := len(host) + 1 + len(s.cluster); n+maxSuffix > 254 || !fitsDNS(host+"."+s.cluster+".") {
-				logSkip(reasonLongName, host+"."+s.cluster)
+			if n := len(host) + 1 + len(s.Cluster); n+maxSuffix > 254 || !object.FitsDNS(host+"."+s.Cluster+".") {
+				logSkip(object.ReasonLongName, host+"."+s.Cluster)
 				continue
 			}
-			cands = append(cands, candidate{host: host, cluster: s.cluster, addr: e.addr, ports: s.ports})
+			cands = append(cands, candidate{host: host, cluster: s.Cluster, addr: e.Addr, ports: s.Ports})
 		}
 	}
 	slices.SortFunc(all, netip.Addr.Compare)
@@ -246,12 +248,12 @@ func buildHeadless(r *records, si *serviceImport, eps []*endpointSlice, maxSuffi
 		}
 		for _, c := range cands[i:j] {
 			for _, p := range c.ports {
-				rec := srvRec{target: target, port: p.port}
+				rec := srvRec{target: target, port: p.Port}
 				bare = append(bare, rec)
 				// Spec R7 takes the port from the slice; an import without ports
 				// (Lighthouse keeps headless imports' ports on the slices only) names
 				// none, so every named slice port gets its SRV name.
-				if p.name != "" && (len(si.ports) == 0 || si.hasPort(p)) {
+				if p.Name != "" && (len(si.Ports) == 0 || si.HasPort(p)) {
 					named[srvName(p)] = append(named[srvName(p)], rec)
 				}
 			}
@@ -283,7 +285,7 @@ const maxNameAddrs = 1<<16 - 1
 // capName keeps at most maxNameAddrs addresses per family for one per-endpoint name.
 func capName(v4, v6 []byte, name string, logSkip func(reason, detail string)) ([]byte, []byte) {
 	if len(v4) > maxNameAddrs*4 || len(v6) > maxNameAddrs*16 {
-		logSkip(reasonTooMany, name)
+		logSkip(object.ReasonTooMany, name)
 		v4 = v4[:min(len(v4), maxNameAddrs*4)]
 		v6 = v6[:min(len(v6), maxNameAddrs*16)]
 	}
@@ -322,18 +324,7 @@ func newSRVSet(recs []srvRec) *srvSet {
 	return &srvSet{recs: slices.Clip(slices.Compact(recs))}
 }
 
-// hasPort reports whether the ServiceImport declares the named port p: only those get
-// a "_<port>._<proto>" name (spec R7).
-func (si *serviceImport) hasPort(p port) bool {
-	for _, q := range si.ports {
-		if q.name == p.name && q.proto == p.proto {
-			return true
-		}
-	}
-	return false
-}
-
-func srvName(p port) string { return "_" + p.name + "._" + p.proto }
+func srvName(p object.Port) string { return "_" + p.Name + "._" + p.Proto }
 
 // pack packs distinct addresses by family, in order.
 func pack(addrs []netip.Addr) (v4, v6 []byte) {

@@ -3,6 +3,8 @@ package multicluster
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // reusing wraps a transform so that an object whose resource version equals that of
@@ -20,7 +22,7 @@ import (
 func reusing(stored func(namespace, name, rv string) any, trim cache.TransformFunc) cache.TransformFunc {
 	return func(obj any) (any, error) {
 		switch obj.(type) {
-		case *serviceImport, *endpointSlice, cache.DeletedFinalStateUnknown:
+		case *object.ServiceImport, *object.EndpointSlice, cache.DeletedFinalStateUnknown:
 			return trim(obj) // already trimmed (the reflector may transform twice)
 		}
 		if m, ok := obj.(metav1.Object); ok {

@@ -4,13 +4,15 @@ import (
 	"testing"
 
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // TestRelistReusesStoredCopies: a relisted object with the resource version of the
 // stored copy becomes that copy (no second trimmed copy during a relist); a new version,
 // or an object without a version, is trimmed afresh.
 func TestRelistReusesStoredCopies(t *testing.T) {
-	store := newObjectStore(transformSlice, func(any, any, bool) {}, sliceService)
+	store := newObjectStore(object.TransformSlice, func(any, any, bool) {}, sliceService)
 	tr := store.Transformer()
 	api := slice("shop", "db-east", "db", "east", ipv4, nil, ready("db-0", "10.1.0.10"))
 	api.ResourceVersion = "5"
@@ -27,7 +29,7 @@ func TestRelistReusesStoredCopies(t *testing.T) {
 	changed.ResourceVersion = "6"
 	changed.Endpoints[0].Addresses = []string{"10.1.0.11"}
 	got, _ := tr(changed)
-	if got == first || got.(*endpointSlice).endpoints[0].addr.String() != "10.1.0.11" {
+	if got == first || got.(*object.EndpointSlice).Endpoints[0].Addr.String() != "10.1.0.11" {
 		t.Errorf("new resource version: got %+v, want a fresh trim", got)
 	}
 	unversioned := api.DeepCopy()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // TestSerialNeverGoesBackAcrossRestart: a server that served serial S, restarted (or
@@ -16,8 +18,8 @@ func TestSerialNeverGoesBackAcrossRestart(t *testing.T) {
 	now := func() time.Time { return clock }
 	publishAll := func(x *index, n int, ip string) {
 		for i := range n {
-			si, _ := transformImport(clusterSetIP("shop", fmt.Sprintf("web%d", i), []string{ip}, nil))
-			x.publish(serviceKey{"shop", fmt.Sprintf("web%d", i)}, build(si.(*serviceImport), nil, 20, func(string, string) {}))
+			si, _ := object.TransformImport(clusterSetIP("shop", fmt.Sprintf("web%d", i), []string{ip}, nil))
+			x.publish(serviceKey{"shop", fmt.Sprintf("web%d", i)}, build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
 		}
 	}
 

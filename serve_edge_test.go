@@ -8,6 +8,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 )
@@ -109,7 +110,7 @@ func TestOverlongNamesAreSkipped(t *testing.T) {
 	// The SRV set only names targets that exist.
 	_, rrs := query(t, m, "long.shop.svc.clusterset.local.", dns.TypeSRV)
 	for _, rr := range rrs {
-		if !fitsDNS(rr.(*dns.SRV).Target) {
+		if !object.FitsDNS(rr.(*dns.SRV).Target) {
 			t.Errorf("SRV target %s does not fit DNS", rr.(*dns.SRV).Target)
 		}
 	}
@@ -215,9 +216,9 @@ func TestNameWithMoreThan65535Addresses(t *testing.T) {
 		eps = append(eps, ready("same", fmt.Sprintf("10.%d.%d.%d", 100+i>>16, i>>8&255, i&255)))
 	}
 	var logged []string
-	si, _ := transformImport(headlessImport("shop", "big", nil))
-	sl, _ := transformSlice(slice("shop", "big-1", "big", "east", ipv4, nil, eps...))
-	r := build(si.(*serviceImport), []*endpointSlice{sl.(*endpointSlice)}, m.longestZone(), func(reason, detail string) {
+	si, _ := object.TransformImport(headlessImport("shop", "big", nil))
+	sl, _ := object.TransformSlice(slice("shop", "big-1", "big", "east", ipv4, nil, eps...))
+	r := build(si.(*object.ServiceImport), []*object.EndpointSlice{sl.(*object.EndpointSlice)}, m.longestZone(), func(reason, detail string) {
 		logged = append(logged, reason+" "+detail)
 	})
 	n, ok := r.lookupName("same", "east")
@@ -228,8 +229,8 @@ func TestNameWithMoreThan65535Addresses(t *testing.T) {
 	if len(v4)/4 != maxNameAddrs {
 		t.Errorf("name holds %d addresses, want %d", len(v4)/4, maxNameAddrs)
 	}
-	if len(logged) != 1 || !strings.HasPrefix(logged[0], reasonTooMany) {
-		t.Errorf("logged %v, want one %s", logged, reasonTooMany)
+	if len(logged) != 1 || !strings.HasPrefix(logged[0], object.ReasonTooMany) {
+		t.Errorf("logged %v, want one %s", logged, object.ReasonTooMany)
 	}
 	if r.endpoints != 70000 {
 		t.Errorf("service name serves %d addresses, want all 70000", r.endpoints)

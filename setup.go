@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 	"k8s.io/client-go/dynamic"
@@ -124,14 +125,14 @@ func parse(c *caddy.Controller) (*MultiCluster, error) {
 				if len(c.RemainingArgs()) != 0 {
 					return nil, c.ArgErr()
 				}
-				m.imports.vipsFromSlices = true
+				m.imports.VIPsFromSlices = true
 			case "cluster_id":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
 					return nil, c.ArgErr()
 				}
 				id := strings.ToLower(args[0])
-				if !isSubdomain(id) {
+				if !object.IsSubdomain(id) {
 					return nil, c.Errf("cluster_id must be a DNS subdomain (KEP-2149): %q", args[0])
 				}
 				clusterID = id

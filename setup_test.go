@@ -91,12 +91,12 @@ func TestParse(t *testing.T) {
 		{input: "multicluster {\n ns_address\n}", wantErr: "Wrong argument count"},
 		{input: "multicluster {\n ns_address ns1.example.org\n}", wantErr: `ns_address must be IP addresses: "ns1.example.org"`},
 		{input: "multicluster {\n vips_from_slices\n}", check: func(t *testing.T, m *MultiCluster) {
-			if !m.imports.vipsFromSlices {
+			if !m.imports.VIPsFromSlices {
 				t.Error("vips_from_slices not set")
 			}
 		}},
 		{input: "multicluster", check: func(t *testing.T, m *MultiCluster) {
-			if m.imports.vipsFromSlices {
+			if m.imports.VIPsFromSlices {
 				t.Error("vips_from_slices on by default")
 			}
 		}},

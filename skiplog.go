@@ -1,6 +1,10 @@
 package multicluster
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/mcs-dns/multicluster/internal/object"
+)
 
 // skipLog logs and counts each malformed value once per object: an object that
 // changes, or a service that is rebuilt, while it still carries the same bad value
@@ -8,13 +12,13 @@ import "sync"
 // that is fixed and later broken again is logged again.
 type skipLog struct {
 	mu   sync.Mutex
-	seen map[string]map[skip]struct{} // "kind ns/name" -> the skips last reported
+	seen map[string]map[object.Skip]struct{} // "kind ns/name" -> the skips last reported
 }
 
-func newSkipLog() *skipLog { return &skipLog{seen: map[string]map[skip]struct{}{}} }
+func newSkipLog() *skipLog { return &skipLog{seen: map[string]map[object.Skip]struct{}{}} }
 
 // report logs and counts the skips of an object that were not reported for it before.
-func (l *skipLog) report(kind, ns, name string, bad []skip) {
+func (l *skipLog) report(kind, ns, name string, bad []object.Skip) {
 	key := kind + " " + ns + "/" + name
 	l.mu.Lock()
 	prev := l.seen[key]
@@ -23,8 +27,8 @@ func (l *skipLog) report(kind, ns, name string, bad []skip) {
 		l.mu.Unlock()
 		return
 	}
-	now := make(map[skip]struct{}, len(bad))
-	var fresh []skip
+	now := make(map[object.Skip]struct{}, len(bad))
+	var fresh []object.Skip
 	for _, b := range bad {
 		if _, dup := now[b]; dup {
 			continue
@@ -38,12 +42,12 @@ func (l *skipLog) report(kind, ns, name string, bad []skip) {
 	l.mu.Unlock()
 
 	for _, b := range fresh {
-		skipped.WithLabelValues(b.reason).Inc()
-		switch b.reason {
-		case reasonNoCluster:
-			log.Warningf("%s %s/%s has no %s label: its addresses answer the service name only", kind, ns, name, labelSourceCluster)
+		skipped.WithLabelValues(b.Reason).Inc()
+		switch b.Reason {
+		case object.ReasonNoCluster:
+			log.Warningf("%s %s/%s has no %s label: its addresses answer the service name only", kind, ns, name, object.LabelSourceCluster)
 		default:
-			log.Warningf("%s %s/%s: skipping %q: %s", kind, ns, name, b.value, b.reason)
+			log.Warningf("%s %s/%s: skipping %q: %s", kind, ns, name, b.Value, b.Reason)
 		}
 	}
 }

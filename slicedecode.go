@@ -9,6 +9,8 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // EndpointSlices arrive over the watch as protobuf (k8s.io/api/discovery/v1
@@ -16,7 +18,7 @@ import (
 // fields, target references, topology, hints …) that the store's transform trims to a
 // few fields at once: at a million endpoints a relist allocated 370 MB doing that, and
 // the garbage collector let the heap grow to 1.6x its steady size meanwhile. The
-// decoder here reads the wire format itself and fills in only what sliceFromDiscovery
+// decoder here reads the wire format itself and fills in only what object.SliceFromDiscovery
 // reads, with the endpoint list sized once, so the object it hands to the transform
 // is a fraction of the size and unchanged objects cost little more than their bytes.
 //
@@ -112,7 +114,7 @@ func lastField(b []byte, num, typ int) (val []byte, scalar uint64, found bool, e
 	return val, scalar, found, r.err
 }
 
-// Kept endpoint condition values: sliceFromDiscovery only reads them, so every
+// Kept endpoint condition values: object.SliceFromDiscovery only reads them, so every
 // endpoint can share these.
 var (
 	conditionTrue  = true
@@ -128,7 +130,7 @@ const initialEventsEnd = metav1.InitialEventsAnnotationKey
 type storedVersion func(namespace, name, rv string) runtime.Object
 
 // decodeSparseSlice decodes an EndpointSlice message into an EndpointSlice holding
-// only what sliceFromDiscovery and the reflector read. When stored holds this version
+// only what object.SliceFromDiscovery and the reflector read. When stored holds this version
 // already (a relist sends every unchanged slice again), only the identity is decoded
 // and the stored copy is returned instead. Strings are copied: b is the watch
 // stream's buffer, reused for the next event.
@@ -202,7 +204,7 @@ func metaIdentity(b []byte) (metav1.ObjectMeta, error) {
 
 func decodeSparseMeta(b []byte, m *metav1.ObjectMeta) error { return decodeMeta(b, m, true) }
 
-// decodeMeta reads the identity and, with labels, the labels sliceFromDiscovery reads
+// decodeMeta reads the identity and, with labels, the labels object.SliceFromDiscovery reads
 // and the annotation the reflector reads.
 func decodeMeta(b []byte, m *metav1.ObjectMeta, labels bool) error {
 	r := wireReader{b: b}
@@ -231,9 +233,9 @@ func decodeMeta(b []byte, m *metav1.ObjectMeta, labels bool) error {
 				}
 				continue
 			}
-			// Only the labels sliceFromDiscovery reads.
+			// Only the labels object.SliceFromDiscovery reads.
 			switch string(k) {
-			case labelServiceName, labelSourceCluster, labelActive:
+			case object.LabelServiceName, object.LabelSourceCluster, object.LabelActive:
 				if m.Labels == nil {
 					m.Labels = make(map[string]string, 3)
 				}

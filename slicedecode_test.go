@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 func ptrTo[T any](v T) *T { return &v }
@@ -31,7 +33,7 @@ func wireSlices() []*discovery.EndpointSlice {
 			ResourceVersion: "918273", Generation: 4,
 			CreationTimestamp: metav1.NewTime(time.Unix(1700000000, 0)),
 			Labels: map[string]string{
-				labelServiceName: "web", labelSourceCluster: "East", discovery.LabelManagedBy: "mcs-controller",
+				object.LabelServiceName: "web", object.LabelSourceCluster: "East", discovery.LabelManagedBy: "mcs-controller",
 				"app": "web",
 			},
 			Annotations:     map[string]string{"note": "x", "endpoints.kubernetes.io/last-change-trigger-time": "2024-01-01T00:00:00Z"},
@@ -62,17 +64,17 @@ func wireSlices() []*discovery.EndpointSlice {
 		},
 	}
 	v6 := &discovery.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: "db-west", Namespace: "data", ResourceVersion: "5", Labels: map[string]string{labelServiceName: "db", labelSourceCluster: "west"}},
+		ObjectMeta:  metav1.ObjectMeta{Name: "db-west", Namespace: "data", ResourceVersion: "5", Labels: map[string]string{object.LabelServiceName: "db", object.LabelSourceCluster: "west"}},
 		AddressType: discovery.AddressTypeIPv6,
 		Endpoints:   []discovery.Endpoint{{Addresses: []string{"fd00:1::5"}, Hostname: ptrTo("db-0")}, {Addresses: []string{"::ffff:10.0.0.1"}}},
 	}
 	inactive := &discovery.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: "off", Namespace: "ns", ResourceVersion: "6", Labels: map[string]string{labelServiceName: "svc", labelSourceCluster: "c1", labelActive: "false"}},
+		ObjectMeta:  metav1.ObjectMeta{Name: "off", Namespace: "ns", ResourceVersion: "6", Labels: map[string]string{object.LabelServiceName: "svc", object.LabelSourceCluster: "c1", object.LabelActive: "false"}},
 		AddressType: discovery.AddressTypeIPv4,
 		Endpoints:   []discovery.Endpoint{{Addresses: []string{"10.0.0.9"}}},
 	}
 	fqdn := &discovery.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: "ext", Namespace: "ns", ResourceVersion: "7", Labels: map[string]string{labelServiceName: "ext"}},
+		ObjectMeta:  metav1.ObjectMeta{Name: "ext", Namespace: "ns", ResourceVersion: "7", Labels: map[string]string{object.LabelServiceName: "ext"}},
 		AddressType: discovery.AddressTypeFQDN,
 		Endpoints:   []discovery.Endpoint{{Addresses: []string{"example.com"}}},
 	}
@@ -114,7 +116,7 @@ func TestSparseSliceDecodingTrimsAlike(t *testing.T) {
 				t.Errorf("gvk %v", gvk)
 			}
 			sparse := obj.(*discovery.EndpointSlice)
-			want, got := sliceFromDiscovery(stockDecode(t, data)), sliceFromDiscovery(sparse)
+			want, got := object.SliceFromDiscovery(stockDecode(t, data)), object.SliceFromDiscovery(sparse)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("trimmed differently:\n got  %+v\n want %+v", got, want)
 			}
@@ -166,7 +168,7 @@ func TestSparseSliceWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := watchResource(context.Background(), client, scheme.ParameterCodec, resourceSlices, metav1.ListOptions{LabelSelector: labelServiceName, AllowWatchBookmarks: true})
+	w, err := watchResource(context.Background(), client, scheme.ParameterCodec, resourceSlices, metav1.ListOptions{LabelSelector: object.LabelServiceName, AllowWatchBookmarks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +184,7 @@ func TestSparseSliceWatch(t *testing.T) {
 		t.Fatalf("%d events, want %d: %+v", len(got), len(events), got)
 	}
 	if es, ok := got[0].Object.(*discovery.EndpointSlice); !ok || got[0].Type != watch.Added ||
-		!reflect.DeepEqual(sliceFromDiscovery(es), sliceFromDiscovery(stockDecode(t, encodeSlice(t, slice)))) {
+		!reflect.DeepEqual(object.SliceFromDiscovery(es), object.SliceFromDiscovery(stockDecode(t, encodeSlice(t, slice)))) {
 		t.Errorf("event 0: %s %#v", got[0].Type, got[0].Object)
 	}
 	if bm, ok := got[1].Object.(*discovery.EndpointSlice); !ok || got[1].Type != watch.Bookmark ||
@@ -216,7 +218,7 @@ func FuzzSparseSliceDecoding(f *testing.F) {
 		if err != nil || stockErr != nil {
 			return
 		}
-		if got, want := sliceFromDiscovery(sparse.(*discovery.EndpointSlice)), sliceFromDiscovery(&stock); !reflect.DeepEqual(got, want) {
+		if got, want := object.SliceFromDiscovery(sparse.(*discovery.EndpointSlice)), object.SliceFromDiscovery(&stock); !reflect.DeepEqual(got, want) {
 			t.Errorf("trimmed differently:\n got  %+v\n want %+v", got, want)
 		}
 	})
@@ -228,7 +230,7 @@ func FuzzSparseSliceDecoding(f *testing.F) {
 func BenchmarkDecodeSlice(b *testing.B) {
 	es := &discovery.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: "big-00001-cluster7", Namespace: "big-01", ResourceVersion: "123456",
-			Labels: map[string]string{labelServiceName: "big-00001", labelSourceCluster: "cluster7", discovery.LabelManagedBy: "mcs"},
+			Labels: map[string]string{object.LabelServiceName: "big-00001", object.LabelSourceCluster: "cluster7", discovery.LabelManagedBy: "mcs"},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "bench", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "discovery.k8s.io/v1",
 				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: bytes.Repeat([]byte(`{"f:x":{}}`), 50)}}}},
 		AddressType: discovery.AddressTypeIPv4,
@@ -260,7 +262,7 @@ func BenchmarkDecodeSlice(b *testing.B) {
 	})
 	// A relist of an unchanged slice: only the identity, then the stored copy.
 	b.Run("sparse, version held", func(b *testing.B) {
-		held := &endpointSlice{}
+		held := &object.EndpointSlice{}
 		stored := func(string, string, string) runtime.Object { return held }
 		b.ReportAllocs()
 		for b.Loop() {
@@ -277,7 +279,7 @@ func BenchmarkDecodeSlice(b *testing.B) {
 func TestStoredSlicesAreHandedOn(t *testing.T) {
 	es := wireSlices()[0]
 	data := encodeSlice(t, es)
-	store := newObjectStore(transformSlice, func(any, any, bool) {}, sliceService)
+	store := newObjectStore(object.TransformSlice, func(any, any, bool) {}, sliceService)
 	dec := sliceDecoder{stored: storedIn(store)}
 
 	// Initial list: nothing stored, decoded whole.

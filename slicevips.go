@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // Records of a ClusterSetIP service whose VIPs travel in EndpointSlices (the
@@ -25,18 +27,18 @@ type clusterAddrs struct {
 // cluster then address, each group de-duplicated (Lighthouse may hold two copies of a
 // cluster's slice during an upgrade). Keeping the cluster lets a build derive the
 // subset of one cluster (locality) from the same data.
-func sliceVIPs(si *serviceImport, eps []*endpointSlice) []clusterAddrs {
+func sliceVIPs(si *object.ServiceImport, eps []*object.EndpointSlice) []clusterAddrs {
 	var groups []clusterAddrs
 	for _, s := range eps {
-		if s.family&si.families == 0 || len(s.endpoints) == 0 {
+		if s.Family&si.Families == 0 || len(s.Endpoints) == 0 {
 			continue
 		}
-		i, ok := slices.BinarySearchFunc(groups, s.cluster, func(g clusterAddrs, c string) int { return strings.Compare(g.cluster, c) })
+		i, ok := slices.BinarySearchFunc(groups, s.Cluster, func(g clusterAddrs, c string) int { return strings.Compare(g.cluster, c) })
 		if !ok {
-			groups = slices.Insert(groups, i, clusterAddrs{cluster: s.cluster})
+			groups = slices.Insert(groups, i, clusterAddrs{cluster: s.Cluster})
 		}
-		for _, e := range s.endpoints {
-			groups[i].addrs = append(groups[i].addrs, e.addr)
+		for _, e := range s.Endpoints {
+			groups[i].addrs = append(groups[i].addrs, e.Addr)
 		}
 	}
 	for i := range groups {
@@ -50,7 +52,7 @@ func sliceVIPs(si *serviceImport, eps []*endpointSlice) []clusterAddrs {
 // R2's ips), and the import's ports as SRV records with the service name as target
 // (R3, R4), taken from the slices when the import lists none. With a local cluster
 // (locality.go), the local cluster's VIP alone while it has a ready one.
-func buildSliceVIPs(r *records, si *serviceImport, eps []*endpointSlice, local string) {
+func buildSliceVIPs(r *records, si *object.ServiceImport, eps []*object.EndpointSlice, local string) {
 	var all []netip.Addr
 	var pairs []clusterAddr
 	for _, g := range sliceVIPs(si, eps) {
@@ -65,13 +67,13 @@ func buildSliceVIPs(r *records, si *serviceImport, eps []*endpointSlice, local s
 		r.v4, r.v6 = pack(sub)
 		r.narrowed = true
 	}
-	ports := si.ports
+	ports := si.Ports
 	if len(ports) == 0 {
 		for _, s := range eps {
-			ports = append(ports, s.ports...)
+			ports = append(ports, s.Ports...)
 		}
-		slices.SortFunc(ports, func(a, b port) int {
-			return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.proto, b.proto), cmp.Compare(a.port, b.port))
+		slices.SortFunc(ports, func(a, b object.Port) int {
+			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Proto, b.Proto), cmp.Compare(a.Port, b.Port))
 		})
 		ports = slices.Compact(ports)
 	}

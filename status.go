@@ -3,6 +3,8 @@ package multicluster
 import (
 	"slices"
 	"sync"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // status.clusters of a ServiceImport lists the clusters that export the service.
@@ -31,26 +33,26 @@ type unlistedLog struct {
 
 // report counts and logs, once while they are served, the source clusters of slices
 // that the import's status.clusters does not list. It runs when service k is rebuilt;
-// si is nil when the service is gone. Bookkeeping imports (compat.go) serve nothing.
-func (l *unlistedLog) report(k serviceKey, si *serviceImport, eps []*endpointSlice) {
+// si is nil when the service is gone. Bookkeeping imports (internal/object/compat.go) serve nothing.
+func (l *unlistedLog) report(k serviceKey, si *object.ServiceImport, eps []*object.EndpointSlice) {
 	var now map[string]struct{}
-	var fresh []*endpointSlice
+	var fresh []*object.EndpointSlice
 	l.mu.Lock()
 	prev := l.seen[k]
-	if si != nil && !si.ignored && len(si.clusters) > 0 {
+	if si != nil && !si.Ignored && len(si.Clusters) > 0 {
 		for _, s := range eps {
-			if s.cluster == "" || len(s.endpoints) == 0 || slices.Contains(si.clusters, s.cluster) {
+			if s.Cluster == "" || len(s.Endpoints) == 0 || slices.Contains(si.Clusters, s.Cluster) {
 				continue
 			}
 			unlistedSlices.Inc()
-			if _, dup := now[s.cluster]; dup {
+			if _, dup := now[s.Cluster]; dup {
 				continue
 			}
 			if now == nil {
 				now = map[string]struct{}{}
 			}
-			now[s.cluster] = struct{}{}
-			if _, old := prev[s.cluster]; !old {
+			now[s.Cluster] = struct{}{}
+			if _, old := prev[s.Cluster]; !old {
 				fresh = append(fresh, s)
 			}
 		}
@@ -67,6 +69,6 @@ func (l *unlistedLog) report(k serviceKey, si *serviceImport, eps []*endpointSli
 	l.mu.Unlock()
 	for _, s := range fresh {
 		log.Infof("ServiceImport %s/%s: EndpointSlice %s comes from cluster %q, which status.clusters does not list; serving it",
-			si.namespace, si.name, s.name, s.cluster)
+			si.Namespace, si.Name, s.Name, s.Cluster)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	discovery "k8s.io/api/discovery/v1"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 type storeChange struct {
@@ -16,7 +18,7 @@ type storeChange struct {
 // recordingStore is a slice store that records the changes it tells.
 func recordingStore() (*objectStore, *[]storeChange) {
 	var changes []storeChange
-	s := newObjectStore(transformSlice, func(old, obj any, deleted bool) {
+	s := newObjectStore(object.TransformSlice, func(old, obj any, deleted bool) {
 		what := "add"
 		switch {
 		case deleted:
@@ -24,7 +26,7 @@ func recordingStore() (*objectStore, *[]storeChange) {
 		case old != nil:
 			what = "update"
 		}
-		changes = append(changes, storeChange{what, obj.(*endpointSlice).name})
+		changes = append(changes, storeChange{what, obj.(*object.EndpointSlice).Name})
 	}, sliceService)
 	return s, &changes
 }
@@ -139,7 +141,7 @@ func TestStoreServiceIndex(t *testing.T) {
 
 func serviceSlices(s *objectStore, svc string) []string {
 	var names []string
-	s.ofService(serviceKey{"shop", svc}, func(o any) { names = append(names, o.(*endpointSlice).name) })
+	s.ofService(serviceKey{"shop", svc}, func(o any) { names = append(names, o.(*object.EndpointSlice).Name) })
 	slices.Sort(names)
 	return names
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 )
@@ -135,8 +136,8 @@ func TestSerialMovesOnEveryChange(t *testing.T) {
 	m.index.serial = newZoneSerial(func() time.Time { return clock })
 	k := serviceKey{"shop", "web"}
 	r := func(ip string) *records {
-		tr, _ := transformImport(clusterSetIP("shop", "web", []string{ip}, nil))
-		return build(tr.(*serviceImport), nil, m.longestZone(), func(string, string) {})
+		tr, _ := object.TransformImport(clusterSetIP("shop", "web", []string{ip}, nil))
+		return build(tr.(*object.ServiceImport), nil, m.longestZone(), func(string, string) {})
 	}
 	prev := m.index.serial.observe()
 	steps := []struct {

@@ -1,14 +1,14 @@
-package multicluster
+package object
 
 import (
 	"net/netip"
 	"strings"
 )
 
-// isLabel reports whether s is an RFC 1123 DNS label in lower case: 1-63 characters of
+// IsLabel reports whether s is an RFC 1123 DNS label in lower case: 1-63 characters of
 // [a-z0-9-], not starting or ending with '-'. Kubernetes validates hostnames, port
 // names and cluster ids against it.
-func isLabel(s string) bool {
+func IsLabel(s string) bool {
 	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
 		return false
 	}
@@ -21,24 +21,24 @@ func isLabel(s string) bool {
 	return true
 }
 
-// isSubdomain reports whether s is an RFC 1123 DNS subdomain: dot-separated labels, at
+// IsSubdomain reports whether s is an RFC 1123 DNS subdomain: dot-separated labels, at
 // most 253 characters. Cluster ids may be one (KEP-2149 allows a subdomain).
-func isSubdomain(s string) bool {
+func IsSubdomain(s string) bool {
 	if len(s) == 0 || len(s) > 253 {
 		return false
 	}
 	for _, l := range strings.Split(s, ".") {
-		if !isLabel(l) {
+		if !IsLabel(l) {
 			return false
 		}
 	}
 	return true
 }
 
-// addrHostname is the per-endpoint name of an endpoint without a hostname: the
+// AddrHostname is the per-endpoint name of an endpoint without a hostname: the
 // address with '.' and ':' replaced by '-', and a trailing '-' (IPv6 "fd00::") closed
 // with '0' so that it remains a valid label (spec R6).
-func addrHostname(a netip.Addr) string {
+func AddrHostname(a netip.Addr) string {
 	h := strings.Map(func(r rune) rune {
 		if r == '.' || r == ':' {
 			return '-'
@@ -51,10 +51,10 @@ func addrHostname(a netip.Addr) string {
 	return h
 }
 
-// fitsDNS reports whether the name (with trailing dot) fits the DNS limits of RFC 1035
+// FitsDNS reports whether the name (with trailing dot) fits the DNS limits of RFC 1035
 // §2.3.4: 255 octets on the wire, that is 253 characters without the root dot, and
 // labels of at most 63 octets.
-func fitsDNS(name string) bool {
+func FitsDNS(name string) bool {
 	if len(name) > 254 {
 		return false
 	}

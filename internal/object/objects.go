@@ -1,4 +1,7 @@
-package multicluster
+// Package object holds the trimmed forms of ServiceImports and EndpointSlices that the
+// plugin's stores keep and its records are built from, with their validation and
+// names. It knows the Kubernetes and MCS API types, nothing of DNS or of the watches.
+package object
 
 import (
 	"net/netip"
@@ -17,107 +20,110 @@ import (
 // 100k endpoints costs a few bytes per endpoint rather than a few kilobytes.
 
 const (
-	// labelServiceName ties an EndpointSlice to its ServiceImport (KEP-1645).
-	labelServiceName = mcsv1beta1.LabelServiceName
-	// labelSourceCluster names the exporting cluster of an EndpointSlice (KEP-1645).
-	labelSourceCluster = mcsv1beta1.LabelSourceCluster
+	// LabelServiceName ties an EndpointSlice to its ServiceImport (KEP-1645).
+	LabelServiceName = mcsv1beta1.LabelServiceName
+	// LabelSourceCluster names the exporting cluster of an EndpointSlice (KEP-1645).
+	LabelSourceCluster = mcsv1beta1.LabelSourceCluster
 )
 
-// family is a bit set of IP families.
-type family uint8
+// Family is a bit set of IP families.
+type Family uint8
 
+// The IP families.
 const (
-	familyV4 family = 1 << iota
-	familyV6
+	FamilyV4 Family = 1 << iota
+	FamilyV6
 )
 
-func familyOf(a netip.Addr) family {
+// FamilyOf returns the family of an address.
+func FamilyOf(a netip.Addr) Family {
 	if a.Is4() {
-		return familyV4
+		return FamilyV4
 	}
-	return familyV6
+	return FamilyV6
 }
 
-// port is a service or endpoint port. proto is lower case ("tcp", "udp", "sctp"), the
+// Port is a service or endpoint port. Proto is lower case ("tcp", "udp", "sctp"), the
 // way it appears in SRV names (RFC 2782).
-type port struct {
-	name  string
-	proto string
-	port  uint16
+type Port struct {
+	Name  string
+	Proto string
+	Port  uint16
 }
 
-// serviceImport is the trimmed form of a ServiceImport of either API version.
-type serviceImport struct {
-	metaStub
-	namespace string
-	name      string
-	headless  bool
-	// ips are the parsed, valid VIPs in spec order; invalid ones are dropped with a log line.
-	ips []netip.Addr
-	// families are the families answers may contain (spec.ipFamilies, or the families of ips).
-	families family
-	ports    []port
-	// ignored: the import creates no names. It is an implementation's per-cluster
+// ServiceImport is the trimmed form of a ServiceImport of either API version.
+type ServiceImport struct {
+	Meta
+	Namespace string
+	Name      string
+	Headless  bool
+	// IPs are the parsed, valid VIPs in spec order; invalid ones are dropped with a log line.
+	IPs []netip.Addr
+	// Families are the families answers may contain (spec.ipFamilies, or the families of IPs).
+	Families Family
+	Ports    []Port
+	// Ignored: the import creates no names. It is an implementation's per-cluster
 	// bookkeeping (compat.go), or its name is not a DNS label.
-	ignored bool
-	// vipsFromSlices: a ClusterSetIP import without ips whose addresses are the ready
+	Ignored bool
+	// VIPsFromSlices: a ClusterSetIP import without IPs whose addresses are the ready
 	// endpoints of its slices (the vips_from_slices option, compat.go).
-	vipsFromSlices bool
-	// clusters are the ids of status.clusters, lower case; nil when the status lists
+	VIPsFromSlices bool
+	// Clusters are the ids of status.clusters, lower case; nil when the status lists
 	// none (some implementations never write it).
-	clusters []string
-	// preferLocal: spec.trafficDistribution asks for close endpoints (see locality.go).
-	preferLocal bool
-	// bad counts the fields that were dropped because they were malformed, by reason.
-	bad []skip
+	Clusters []string
+	// PreferLocal: spec.trafficDistribution asks for close endpoints (see locality.go
+	// in the plugin).
+	PreferLocal bool
+	// Bad counts the fields that were dropped because they were malformed, by reason.
+	Bad []Skip
 }
 
-// endpointSlice is the trimmed form of a discovery/v1 EndpointSlice that belongs to a
+// EndpointSlice is the trimmed form of a discovery/v1 EndpointSlice that belongs to a
 // ServiceImport (it carries the multicluster.kubernetes.io/service-name label).
-type endpointSlice struct {
-	metaStub
-	namespace string
-	name      string
-	service   string
-	// cluster is the source-cluster label, lower case; empty when the label is missing.
-	cluster   string
-	family    family
-	ports     []port
-	endpoints []endpoint
-	bad       []skip
+type EndpointSlice struct {
+	Meta
+	Namespace string
+	Name      string
+	Service   string
+	// Cluster is the source-cluster label, lower case; empty when the label is missing.
+	Cluster   string
+	Family    Family
+	Ports     []Port
+	Endpoints []Endpoint
+	Bad       []Skip
 }
 
-// endpoint is a ready endpoint address; not-ready and terminating endpoints are never
+// Endpoint is a ready endpoint address; not-ready and terminating endpoints are never
 // stored (spec §1: ready means conditions.ready true or absent).
-type endpoint struct {
-	addr netip.Addr
-	// hostname is the endpoint's hostname, lower case, or empty.
-	hostname string
+type Endpoint struct {
+	Addr netip.Addr
+	// Hostname is the endpoint's hostname, lower case, or empty.
+	Hostname string
 }
 
-// skip records a malformed value that was left out, so the controller can log it and
+// Skip records a malformed value that was left out, so the controller can log it and
 // count it once per object version.
-type skip struct {
-	reason string
-	value  string
+type Skip struct {
+	Reason string
+	Value  string
 }
 
 // Reasons a value is skipped; they are also the values of the "reason" label of
 // coredns_multicluster_skipped_total, so keep the set small.
 const (
-	reasonBadIP       = "bad_ip"
-	reasonBadFamily   = "unknown_family"
-	reasonBadProto    = "unknown_protocol"
-	reasonBadPort     = "bad_port"
-	reasonBadHostname = "bad_hostname"
-	reasonBadCluster  = "bad_cluster_id"
-	reasonNoCluster   = "missing_cluster_id"
-	reasonLongName    = "name_too_long"
-	reasonTooMany     = "too_many_addresses"
-	reasonBadName     = "bad_service_name"
+	ReasonBadIP       = "bad_ip"
+	ReasonBadFamily   = "unknown_family"
+	ReasonBadProto    = "unknown_protocol"
+	ReasonBadPort     = "bad_port"
+	ReasonBadHostname = "bad_hostname"
+	ReasonBadCluster  = "bad_cluster_id"
+	ReasonNoCluster   = "missing_cluster_id"
+	ReasonLongName    = "name_too_long"
+	ReasonTooMany     = "too_many_addresses"
+	ReasonBadName     = "bad_service_name"
 )
 
-func importFromV1beta1(si *mcsv1beta1.ServiceImport, o importOptions) *serviceImport {
+func importFromV1beta1(si *mcsv1beta1.ServiceImport, o ImportOptions) *ServiceImport {
 	ports := make([]mcsv1alpha1.ServicePort, len(si.Spec.Ports))
 	for i, p := range si.Spec.Ports {
 		ports[i] = mcsv1alpha1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port}
@@ -132,7 +138,7 @@ func importFromV1beta1(si *mcsv1beta1.ServiceImport, o importOptions) *serviceIm
 	return s
 }
 
-func importFromV1alpha1(si *mcsv1alpha1.ServiceImport, o importOptions) *serviceImport {
+func importFromV1alpha1(si *mcsv1alpha1.ServiceImport, o ImportOptions) *ServiceImport {
 	clusters := make([]string, len(si.Status.Clusters))
 	for i, c := range si.Status.Clusters {
 		clusters[i] = c.Cluster
@@ -146,83 +152,83 @@ func importFromV1alpha1(si *mcsv1alpha1.ServiceImport, o importOptions) *service
 // classify decides what the import is to this plugin (compat.go): a service of the
 // ClusterSet, per-cluster bookkeeping, or a name DNS cannot carry, and how it is
 // answered (vips_from_slices, locality).
-func (s *serviceImport) classify(labels, annotations map[string]string, clusters []string, trafficDistribution *string, o importOptions) {
-	s.clusters = statusClusters(clusters)
-	s.preferLocal = prefersClose(trafficDistribution)
+func (s *ServiceImport) classify(labels, annotations map[string]string, clusters []string, trafficDistribution *string, o ImportOptions) {
+	s.Clusters = statusClusters(clusters)
+	s.PreferLocal = PrefersClose(trafficDistribution)
 	switch {
 	case isBookkeeping(labels, annotations):
 		// Not malformed, and there is one per exporting cluster and service: no log.
-		*s = serviceImport{metaStub: s.metaStub, namespace: s.namespace, name: s.name, ignored: true}
+		*s = ServiceImport{Meta: s.Meta, Namespace: s.Namespace, Name: s.Name, Ignored: true}
 		return
-	case !isLabel(s.name):
+	case !IsLabel(s.Name):
 		// The API server accepts names of up to 253 characters with dots; DNS takes
 		// one label of at most 63 here (RFC 1035 §2.3.4), and a dotted name would put
 		// names in AXFR that queries cannot reach.
-		s.bad = append(s.bad, skip{reasonBadName, s.name})
-		s.ignored = true
+		s.Bad = append(s.Bad, Skip{ReasonBadName, s.Name})
+		s.Ignored = true
 		return
 	}
-	s.vipsFromSlices = o.vipsFromSlices && !s.headless && len(s.ips) == 0
+	s.VIPsFromSlices = o.VIPsFromSlices && !s.Headless && len(s.IPs) == 0
 }
 
-func trimImport(ns, name, rv string, headless bool, ips []string, families []corev1.IPFamily, ports []mcsv1alpha1.ServicePort) *serviceImport {
-	s := &serviceImport{metaStub: metaStub{rv: rv}, namespace: ns, name: name, headless: headless}
-	present := family(0)
+func trimImport(ns, name, rv string, headless bool, ips []string, families []corev1.IPFamily, ports []mcsv1alpha1.ServicePort) *ServiceImport {
+	s := &ServiceImport{Meta: Meta{ResourceVersion: rv}, Namespace: ns, Name: name, Headless: headless}
+	present := Family(0)
 	for _, ip := range ips {
 		if ip == clusterIPNone {
 			continue
 		}
 		a, err := netip.ParseAddr(ip)
 		if err != nil || a.Zone() != "" {
-			s.bad = append(s.bad, skip{reasonBadIP, ip})
+			s.Bad = append(s.Bad, Skip{ReasonBadIP, ip})
 			continue
 		}
 		a = a.Unmap()
-		s.ips = append(s.ips, a)
-		present |= familyOf(a)
+		s.IPs = append(s.IPs, a)
+		present |= FamilyOf(a)
 	}
 	for _, f := range families {
 		switch f {
 		case corev1.IPv4Protocol:
-			s.families |= familyV4
+			s.Families |= FamilyV4
 		case corev1.IPv6Protocol:
-			s.families |= familyV6
+			s.Families |= FamilyV6
 		default:
-			s.bad = append(s.bad, skip{reasonBadFamily, string(f)})
+			s.Bad = append(s.Bad, Skip{ReasonBadFamily, string(f)})
 		}
 	}
 	// Spec R2: without ipFamilies the families present in ips count; a headless import
 	// has no ips, so every family its slices carry counts.
-	if s.families == 0 {
-		s.families = present
-		if headless || len(s.ips) == 0 {
-			s.families = familyV4 | familyV6
+	if s.Families == 0 {
+		s.Families = present
+		if headless || len(s.IPs) == 0 {
+			s.Families = FamilyV4 | FamilyV6
 		}
 	}
 	for _, p := range ports {
 		tp, ok := trimPort(p.Name, p.Protocol, p.Port)
 		if !ok {
-			s.bad = append(s.bad, skip{badPortReason(p.Protocol), p.Name})
+			s.Bad = append(s.Bad, Skip{badPortReason(p.Protocol), p.Name})
 			continue
 		}
-		s.ports = append(s.ports, tp)
+		s.Ports = append(s.Ports, tp)
 	}
 	return s
 }
 
-func trimPort(name string, proto corev1.Protocol, number int32) (port, bool) {
-	p := port{name: strings.ToLower(name), port: uint16(number)}
+func trimPort(name string, proto corev1.Protocol, number int32) (Port, bool) {
+	p := Port{Name: strings.ToLower(name), Port: uint16(number)}
 	switch proto {
 	case corev1.ProtocolTCP, "":
-		p.proto = "tcp"
+		p.Proto = "tcp"
 	case corev1.ProtocolUDP:
-		p.proto = "udp"
+		p.Proto = "udp"
 	case corev1.ProtocolSCTP:
-		p.proto = "sctp"
+		p.Proto = "sctp"
 	default:
 		return p, false
 	}
-	if number < 1 || number > 65535 || (p.name != "" && !isLabel(p.name)) {
+	if number < 1 || number > 65535 || (p.Name != "" && !IsLabel(p.Name)) {
 		return p, false
 	}
 	return p, true
@@ -231,17 +237,17 @@ func trimPort(name string, proto corev1.Protocol, number int32) (port, bool) {
 func badPortReason(proto corev1.Protocol) string {
 	switch proto {
 	case corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP, "":
-		return reasonBadPort
+		return ReasonBadPort
 	}
-	return reasonBadProto
+	return ReasonBadProto
 }
 
-func sliceFromDiscovery(es *discovery.EndpointSlice) *endpointSlice {
-	s := &endpointSlice{
-		metaStub:  metaStub{rv: es.ResourceVersion},
-		namespace: es.Namespace,
-		name:      es.Name,
-		service:   es.Labels[labelServiceName],
+func SliceFromDiscovery(es *discovery.EndpointSlice) *EndpointSlice {
+	s := &EndpointSlice{
+		Meta:      Meta{ResourceVersion: es.ResourceVersion},
+		Namespace: es.Namespace,
+		Name:      es.Name,
+		Service:   es.Labels[LabelServiceName],
 	}
 	if isInactive(es.Labels) {
 		// KEP-5939: deselected; kept (empty) so that the service is rebuilt when the
@@ -250,22 +256,22 @@ func sliceFromDiscovery(es *discovery.EndpointSlice) *endpointSlice {
 	}
 	switch es.AddressType {
 	case discovery.AddressTypeIPv4:
-		s.family = familyV4
+		s.Family = FamilyV4
 	case discovery.AddressTypeIPv6:
-		s.family = familyV6
+		s.Family = FamilyV6
 	default:
 		// FQDN slices carry no addresses this plugin can serve (spec §1).
 		return s
 	}
-	if c, ok := es.Labels[labelSourceCluster]; ok && c != "" {
+	if c, ok := es.Labels[LabelSourceCluster]; ok && c != "" {
 		c = strings.ToLower(c)
-		if isSubdomain(c) {
-			s.cluster = c
+		if IsSubdomain(c) {
+			s.Cluster = c
 		} else {
-			s.bad = append(s.bad, skip{reasonBadCluster, c})
+			s.Bad = append(s.Bad, Skip{ReasonBadCluster, c})
 		}
 	} else {
-		s.bad = append(s.bad, skip{reasonNoCluster, ""})
+		s.Bad = append(s.Bad, Skip{ReasonNoCluster, ""})
 	}
 	for _, p := range es.Ports {
 		var (
@@ -284,10 +290,10 @@ func sliceFromDiscovery(es *discovery.EndpointSlice) *endpointSlice {
 		}
 		tp, ok := trimPort(name, proto, number)
 		if !ok {
-			s.bad = append(s.bad, skip{badPortReason(proto), name})
+			s.Bad = append(s.Bad, Skip{badPortReason(proto), name})
 			continue
 		}
-		s.ports = append(s.ports, tp)
+		s.Ports = append(s.Ports, tp)
 	}
 	for i := range es.Endpoints {
 		e := &es.Endpoints[i]
@@ -297,36 +303,36 @@ func sliceFromDiscovery(es *discovery.EndpointSlice) *endpointSlice {
 		host := ""
 		if e.Hostname != nil && *e.Hostname != "" {
 			host = strings.ToLower(*e.Hostname)
-			if !isLabel(host) {
+			if !IsLabel(host) {
 				// Only the name is wrong: the endpoint keeps serving the service name
 				// and SRV under its address-derived name (spec R6).
-				s.bad = append(s.bad, skip{reasonBadHostname, host})
+				s.Bad = append(s.Bad, Skip{ReasonBadHostname, host})
 				host = ""
 			}
 		}
 		for _, ip := range e.Addresses {
 			a, err := netip.ParseAddr(ip)
 			if err != nil || a.Zone() != "" {
-				s.bad = append(s.bad, skip{reasonBadIP, ip})
+				s.Bad = append(s.Bad, Skip{ReasonBadIP, ip})
 				continue
 			}
 			a = a.Unmap()
-			if familyOf(a) != s.family {
-				s.bad = append(s.bad, skip{reasonBadIP, ip})
+			if FamilyOf(a) != s.Family {
+				s.Bad = append(s.Bad, Skip{ReasonBadIP, ip})
 				continue
 			}
-			s.endpoints = append(s.endpoints, endpoint{addr: a, hostname: host})
+			s.Endpoints = append(s.Endpoints, Endpoint{Addr: a, Hostname: host})
 		}
 	}
 	return s
 }
 
-// transformImport is the store transform for ServiceImports of both versions, with
+// TransformImport is the store transform for ServiceImports of both versions, with
 // the default options.
-func transformImport(obj any) (any, error) { return importOptions{}.transform(obj) }
+func TransformImport(obj any) (any, error) { return ImportOptions{}.Transform(obj) }
 
-// transform is the store transform for ServiceImports of both versions.
-func (o importOptions) transform(obj any) (any, error) {
+// Transform is the store transform for ServiceImports of both versions.
+func (o ImportOptions) Transform(obj any) (any, error) {
 	switch si := obj.(type) {
 	case *mcsv1beta1.ServiceImport:
 		return importFromV1beta1(si, o), nil
@@ -337,32 +343,43 @@ func (o importOptions) transform(obj any) (any, error) {
 	return obj, nil
 }
 
-// transformSlice is the store transform for EndpointSlices.
-func transformSlice(obj any) (any, error) {
+// TransformSlice is the store transform for EndpointSlices.
+func TransformSlice(obj any) (any, error) {
 	if o, ok := obj.(*discovery.EndpointSlice); ok {
-		return sliceFromDiscovery(o), nil
+		return SliceFromDiscovery(o), nil
 	}
 	return obj, nil
 }
 
 // GetNamespace implements metav1.Object for the reflector and the store.
-func (s *serviceImport) GetNamespace() string { return s.namespace }
+func (s *ServiceImport) GetNamespace() string { return s.Namespace }
 
 // GetName implements metav1.Object for the reflector and the store.
-func (s *serviceImport) GetName() string { return s.name }
+func (s *ServiceImport) GetName() string { return s.Name }
 
 // DeepCopyObject implements runtime.Object; trimmed objects are never mutated after the
 // transform, so sharing them is safe.
-func (s *serviceImport) DeepCopyObject() runtime.Object { return s }
+func (s *ServiceImport) DeepCopyObject() runtime.Object { return s }
 
 // GetNamespace implements metav1.Object for the reflector and the store.
-func (s *endpointSlice) GetNamespace() string { return s.namespace }
+func (s *EndpointSlice) GetNamespace() string { return s.Namespace }
 
 // GetName implements metav1.Object for the reflector and the store.
-func (s *endpointSlice) GetName() string { return s.name }
+func (s *EndpointSlice) GetName() string { return s.Name }
 
-// DeepCopyObject implements runtime.Object; see serviceImport.DeepCopyObject.
-func (s *endpointSlice) DeepCopyObject() runtime.Object { return s }
+// DeepCopyObject implements runtime.Object; see ServiceImport.DeepCopyObject.
+func (s *EndpointSlice) DeepCopyObject() runtime.Object { return s }
 
 // GetObjectKind implements runtime.Object.
-func (metaStub) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+func (Meta) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// HasPort reports whether the ServiceImport declares the named port p: only those get
+// a "_<port>._<proto>" name (spec R7).
+func (si *ServiceImport) HasPort(p Port) bool {
+	for _, q := range si.Ports {
+		if q.Name == p.Name && q.Proto == p.Proto {
+			return true
+		}
+	}
+	return false
+}
