@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
 	"github.com/mcs-dns/multicluster/test/internal/harness"
