@@ -8,6 +8,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 	discovery "k8s.io/api/discovery/v1"
@@ -101,7 +102,7 @@ func BenchmarkUpdate(b *testing.B) {
 			discovery.AddressTypeIPv4, []epPort{{"http", tcp, 8080}}, list...))
 		eps = append(eps, s.(*object.EndpointSlice))
 	}
-	k := serviceKey{"bench", "hl100"}
+	k := zone.ServiceKey{Namespace: "bench", Name: "hl100"}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -114,7 +115,7 @@ func BenchmarkUpdate(b *testing.B) {
 			changed.Endpoints[0] = eps[0].Endpoints[0]
 		}
 		all := append([]*object.EndpointSlice{&changed}, eps[1:]...)
-		m.index.publish(k, build(si, all, m.longestZone(), func(string, string) {}))
+		m.index.Publish(k, zone.Build(si, all, m.longestZone(), func(string, string) {}))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
@@ -103,13 +104,13 @@ func active(s *discovery.EndpointSlice, v string) *discovery.EndpointSlice {
 // loadWith is load with import options.
 func loadWith(t testing.TB, m *MultiCluster, o object.ImportOptions, objs ...any) {
 	t.Helper()
-	imports := map[serviceKey]*object.ServiceImport{}
-	byService := map[serviceKey][]*object.EndpointSlice{}
+	imports := map[zone.ServiceKey]*object.ServiceImport{}
+	byService := map[zone.ServiceKey][]*object.EndpointSlice{}
 	for _, obj := range objs {
 		if es, ok := obj.(*discovery.EndpointSlice); ok {
 			tr, _ := object.TransformSlice(es)
 			s := tr.(*object.EndpointSlice)
-			byService[serviceKey{s.Namespace, s.Service}] = append(byService[serviceKey{s.Namespace, s.Service}], s)
+			byService[zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}] = append(byService[zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}], s)
 			continue
 		}
 		tr, _ := o.Transform(obj)
@@ -117,10 +118,10 @@ func loadWith(t testing.TB, m *MultiCluster, o object.ImportOptions, objs ...any
 		if !ok {
 			t.Fatalf("unexpected object %T", obj)
 		}
-		imports[serviceKey{si.Namespace, si.Name}] = si
+		imports[zone.ServiceKey{Namespace: si.Namespace, Name: si.Name}] = si
 	}
 	for k, si := range imports {
-		m.index.publish(k, build(si, byService[k], m.longestZone(), func(string, string) {}))
+		m.index.Publish(k, zone.Build(si, byService[k], m.longestZone(), func(string, string) {}))
 	}
 }
 
@@ -226,9 +227,9 @@ func TestVIPsFromSlices(t *testing.T) {
 	// A second cluster's backend becomes ready: both VIPs, and the answers change.
 	objs := lighthouseClusterSet()
 	objs[2] = lighthouseVIPSlice("shop", "web", "west", "10.97.1.10", true, []epPort{{"http", tcp, 80}})
-	before := m.index.lookup("shop", "web").digest
+	before := m.index.Lookup("shop", "web").Digest
 	loadWith(t, m, object.ImportOptions{VIPsFromSlices: true}, objs...)
-	if m.index.lookup("shop", "web").digest == before {
+	if m.index.Lookup("shop", "web").Digest == before {
 		t.Error("digest did not change when a cluster's VIP became ready")
 	}
 	serve(t, m, []test.Case{
@@ -260,12 +261,12 @@ func TestSliceVIPsByCluster(t *testing.T) {
 		s, _ := object.TransformSlice(o)
 		eps = append(eps, s.(*object.EndpointSlice))
 	}
-	got := sliceVIPs(si, eps)
-	want := []clusterAddrs{
-		{cluster: "east", addrs: []netip.Addr{netip.MustParseAddr("10.96.1.10")}},
-		{cluster: "west", addrs: []netip.Addr{netip.MustParseAddr("10.97.1.10")}},
+	got := zone.SliceVIPs(si, eps)
+	want := []zone.ClusterAddrs{
+		{Cluster: "east", Addrs: []netip.Addr{netip.MustParseAddr("10.96.1.10")}},
+		{Cluster: "west", Addrs: []netip.Addr{netip.MustParseAddr("10.97.1.10")}},
 	}
-	if !slices.EqualFunc(got, want, func(a, b clusterAddrs) bool { return a.cluster == b.cluster && slices.Equal(a.addrs, b.addrs) }) {
+	if !slices.EqualFunc(got, want, func(a, b zone.ClusterAddrs) bool { return a.Cluster == b.Cluster && slices.Equal(a.Addrs, b.Addrs) }) {
 		t.Errorf("sliceVIPs = %v, want %v", got, want)
 	}
 }
@@ -390,10 +391,10 @@ func TestImportNamesNotLabels(t *testing.T) {
 // TestServiceNameTooLongForZone: a service name that does not fit under a long zone is
 // skipped, not served with a name that cannot be packed.
 func TestServiceNameTooLongForZone(t *testing.T) {
-	zone := strings.Repeat(strings.Repeat("z", 60)+".", 3)
+	apex := strings.Repeat(strings.Repeat("z", 60)+".", 3)
 	si, _ := object.TransformImport(clusterSetIP(strings.Repeat("n", 63), strings.Repeat("s", 63), []string{"10.0.0.1"}, nil))
 	var reasons []string
-	if r := build(si.(*object.ServiceImport), nil, len(zone), func(reason, _ string) { reasons = append(reasons, reason) }); r != nil {
+	if r := zone.Build(si.(*object.ServiceImport), nil, len(apex), func(reason, _ string) { reasons = append(reasons, reason) }); r != nil {
 		t.Error("records built for a name longer than 253 characters")
 	}
 	if !slices.Equal(reasons, []string{object.ReasonLongName}) {

@@ -17,6 +17,7 @@ import (
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // mcsGroup is the API group of ServiceImport.
@@ -52,7 +53,7 @@ var (
 
 // barrier is queued once both stores have synced: when the worker reaches it, every
 // service queued during the initial list has been published.
-var barrier = serviceKey{}
+var barrier = zone.ServiceKey{}
 
 // controller watches ServiceImports and EndpointSlices and keeps the index current.
 // Store changes only queue the affected service; a single worker rebuilds queued
@@ -66,12 +67,12 @@ type controller struct {
 	// through the clientsets.
 	cfg      *rest.Config
 	mcs      mcsclient.Interface
-	index    *index
+	index    *zone.Index
 	zoneLen  int
 	retryMax time.Duration
 	opts     object.ImportOptions // how ServiceImports are read (internal/object/compat.go)
 
-	queue   workqueue.TypedInterface[serviceKey]
+	queue   workqueue.TypedInterface[zone.ServiceKey]
 	imports *objectStore
 	slices  *objectStore
 	watches []resourceWatch
@@ -83,7 +84,7 @@ type controller struct {
 	once    sync.Once
 
 	mu      sync.Mutex
-	changed map[serviceKey]time.Time // when a queued service first changed, for the freshness histogram
+	changed map[zone.ServiceKey]time.Time // when a queued service first changed, for the freshness histogram
 	// changedPeak is the most services changed was holding since it was last made;
 	// a map never shrinks, so once drained after a burst (a start, a relist) it is
 	// made anew rather than keep a table sized for every service.
@@ -109,16 +110,16 @@ type controller struct {
 	clusterID *clusterIDWatch
 }
 
-func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *index, zoneLen int) *controller {
+func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *zone.Index, zoneLen int) *controller {
 	return &controller{
 		kube:     kube,
 		mcs:      mcs,
 		index:    x,
 		zoneLen:  zoneLen,
 		retryMax: 10 * time.Second,
-		queue:    workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[serviceKey]{Name: ""}),
+		queue:    workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[zone.ServiceKey]{Name: ""}),
 		settled:  make(chan struct{}),
-		changed:  map[serviceKey]time.Time{},
+		changed:  map[zone.ServiceKey]time.Time{},
 		failing:  map[string]bool{},
 		skips:    newSkipLog(),
 	}
@@ -277,7 +278,7 @@ func (c *controller) onImport(oldObj, obj any, deleted bool) {
 	} else {
 		c.skips.report("ServiceImport", si.Namespace, si.Name, si.Bad)
 	}
-	c.enqueue(serviceKey{si.Namespace, si.Name})
+	c.enqueue(zone.ServiceKey{Namespace: si.Namespace, Name: si.Name})
 }
 
 // onSlice queues the service of an EndpointSlice that was added, changed or deleted
@@ -292,7 +293,7 @@ func (c *controller) onSlice(oldObj, obj any, deleted bool) {
 			return
 		}
 		if old.Service != s.Service {
-			c.enqueue(serviceKey{old.Namespace, old.Service})
+			c.enqueue(zone.ServiceKey{Namespace: old.Namespace, Name: old.Service})
 		}
 	}
 	if deleted {
@@ -301,7 +302,7 @@ func (c *controller) onSlice(oldObj, obj any, deleted bool) {
 		c.skips.report("EndpointSlice", s.Namespace, s.Name, s.Bad)
 	}
 	if s.Service != "" {
-		c.enqueue(serviceKey{s.Namespace, s.Service})
+		c.enqueue(zone.ServiceKey{Namespace: s.Namespace, Name: s.Service})
 	}
 }
 
@@ -326,7 +327,7 @@ func sameSlice(a, b *object.EndpointSlice) bool {
 }
 
 // enqueue queues a service for a rebuild and remembers when it first changed.
-func (c *controller) enqueue(k serviceKey) {
+func (c *controller) enqueue(k zone.ServiceKey) {
 	c.mu.Lock()
 	if _, ok := c.changed[k]; !ok {
 		c.changed[k] = time.Now()
@@ -361,7 +362,7 @@ func (c *controller) processNext() bool {
 	since, timed := c.changed[k]
 	delete(c.changed, k)
 	if len(c.changed) == 0 && c.changedPeak > 1024 {
-		c.changed, c.changedPeak = map[serviceKey]time.Time{}, 0
+		c.changed, c.changedPeak = map[zone.ServiceKey]time.Time{}, 0
 	}
 	c.mu.Unlock()
 
@@ -373,9 +374,9 @@ func (c *controller) processNext() bool {
 }
 
 // rebuild builds the records of one service from the stores and publishes them.
-func (c *controller) rebuild(k serviceKey) {
+func (c *controller) rebuild(k zone.ServiceKey) {
 	var si *object.ServiceImport
-	if obj, ok := c.imports.get(k.namespace, k.name); ok {
+	if obj, ok := c.imports.get(k.Namespace, k.Name); ok {
 		si, _ = obj.(*object.ServiceImport)
 	}
 	var eps []*object.EndpointSlice
@@ -387,12 +388,12 @@ func (c *controller) rebuild(k serviceKey) {
 		})
 	}
 	var bad []object.Skip
-	r := buildLocal(si, eps, c.zoneLen, c.loc.localFor(si), func(reason, detail string) {
+	r := zone.BuildLocal(si, eps, c.zoneLen, c.loc.localFor(si), func(reason, detail string) {
 		bad = append(bad, object.Skip{Reason: reason, Value: detail})
 	})
-	c.skips.report("Service", k.namespace, k.name, bad)
+	c.skips.report("Service", k.Namespace, k.Name, bad)
 	c.unlisted.report(k, si, eps)
-	_, totals := c.index.publish(k, r)
+	_, totals := c.index.Publish(k, r)
 	c.gauges.setTotals(totals)
 }
 

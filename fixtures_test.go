@@ -11,6 +11,7 @@ import (
 	mcsv1beta1 "sigs.k8s.io/mcs-api/pkg/apis/v1beta1"
 
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // Builders for the API objects an MCS controller writes, used by the unit tests.
@@ -115,14 +116,14 @@ var tcp5432 = []epPort{{"tcp", corev1.ProtocolTCP, 5432}}
 // the informer transforms, grouped by service.
 func load(t testing.TB, m *MultiCluster, objs ...any) {
 	t.Helper()
-	imports := map[serviceKey]*object.ServiceImport{}
-	slices := map[serviceKey][]*object.EndpointSlice{}
+	imports := map[zone.ServiceKey]*object.ServiceImport{}
+	slices := map[zone.ServiceKey][]*object.EndpointSlice{}
 	for _, o := range objs {
 		switch o.(type) {
 		case *discovery.EndpointSlice:
 			tr, _ := object.TransformSlice(o)
 			s := tr.(*object.EndpointSlice)
-			k := serviceKey{s.Namespace, s.Service}
+			k := zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}
 			slices[k] = append(slices[k], s)
 		default:
 			tr, _ := object.TransformImport(o)
@@ -130,14 +131,14 @@ func load(t testing.TB, m *MultiCluster, objs ...any) {
 			if !ok {
 				t.Fatalf("unexpected object %T", o)
 			}
-			imports[serviceKey{si.Namespace, si.Name}] = si
+			imports[zone.ServiceKey{Namespace: si.Namespace, Name: si.Name}] = si
 		}
 	}
 	for k, si := range imports {
 		if m.ctrl != nil {
 			m.ctrl.unlisted.report(k, si, slices[k])
 		}
-		m.index.publish(k, buildLocal(si, slices[k], m.longestZone(), m.loc.localFor(si), func(string, string) {}))
+		m.index.Publish(k, zone.BuildLocal(si, slices[k], m.longestZone(), m.loc.localFor(si), func(string, string) {}))
 	}
 }
 

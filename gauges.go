@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/mcs-dns/multicluster/internal/zone"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -28,7 +29,7 @@ type gauges struct {
 	// What this instance last set, guarded by gaugeOwners.mu.
 	state    watchState
 	hasState bool
-	totals   stats
+	totals   zone.Stats
 	hasTotal bool
 	claimed  bool // claimed once; released instances stay claimed and write nothing
 }
@@ -82,7 +83,7 @@ func (g *gauges) setWatchState(s watchState) {
 	g.set(func() { g.state, g.hasState = s, true }, g.writeState)
 }
 
-func (g *gauges) setTotals(t stats) {
+func (g *gauges) setTotals(t zone.Stats) {
 	g.set(func() { g.totals, g.hasTotal = t, true }, g.writeTotals)
 }
 
@@ -113,9 +114,9 @@ func (g *gauges) writeState(z string) {
 }
 
 func (g *gauges) writeTotals(z string) {
-	serviceImports.WithLabelValues(g.server, z, "clusterset_ip").Set(float64(g.totals.clusterSetIP))
-	serviceImports.WithLabelValues(g.server, z, "headless").Set(float64(g.totals.headless))
-	endpointsServed.WithLabelValues(g.server, z).Set(float64(g.totals.endpoints))
+	serviceImports.WithLabelValues(g.server, z, "clusterset_ip").Set(float64(g.totals.ClusterSetIP))
+	serviceImports.WithLabelValues(g.server, z, "headless").Set(float64(g.totals.Headless))
+	endpointsServed.WithLabelValues(g.server, z).Set(float64(g.totals.Endpoints))
 }
 
 // release gives up g's series when its instance stops: they are deleted unless another

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcs-dns/multicluster/internal/zone"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -68,11 +69,11 @@ func TestGaugesGoWithTheirInstance(t *testing.T) {
 	// A reload that keeps the labels: the old instance stops after the new one started.
 	old := start("clusterset.local.")
 	old.ctrl.setState(stateSynced)
-	old.ctrl.gauges.setTotals(stats{clusterSetIP: 3})
+	old.ctrl.gauges.setTotals(zone.Stats{ClusterSetIP: 3})
 	next := start("clusterset.local.")
 	next.ctrl.setState(stateSyncing)
 	old.ctrl.setState(stateStale) // the old instance's last write, before it stops
-	old.ctrl.gauges.setTotals(stats{clusterSetIP: 4})
+	old.ctrl.gauges.setTotals(zone.Stats{ClusterSetIP: 4})
 	stop(old)
 	got := seriesOf(t, server)
 	if got[syncing] != 1 || got[stale] != 0 || got[synced] != 0 {
@@ -81,7 +82,7 @@ func TestGaugesGoWithTheirInstance(t *testing.T) {
 	if _, ok := got[csip]; ok {
 		t.Errorf("service_imports %v: the new instance has set none, the old one's must not show", got[csip])
 	}
-	next.ctrl.gauges.setTotals(stats{clusterSetIP: 1})
+	next.ctrl.gauges.setTotals(zone.Stats{ClusterSetIP: 1})
 	if got := seriesOf(t, server)[csip]; got != 1 {
 		t.Errorf("service_imports %v, want the new instance's 1", got)
 	}

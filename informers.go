@@ -19,6 +19,7 @@ import (
 	mcsscheme "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/scheme"
 
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // The reflectors are built on list-watchers that report every list and watch call's
@@ -104,12 +105,12 @@ func storedIn(s *objectStore) storedVersion {
 }
 
 // sliceService is the service an EndpointSlice belongs to (the slice store's index).
-func sliceService(obj any) (serviceKey, bool) {
+func sliceService(obj any) (zone.ServiceKey, bool) {
 	s, ok := obj.(*object.EndpointSlice)
 	if !ok || s.Service == "" {
-		return serviceKey{}, false
+		return zone.ServiceKey{}, false
 	}
-	return serviceKey{s.Namespace, s.Service}, true
+	return zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}, true
 }
 
 // Retrying a reflector whose list or watch failed: client-go's schedule (800 ms

@@ -1,8 +1,6 @@
 package multicluster
 
 import (
-	"net/netip"
-	"slices"
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
@@ -69,60 +67,11 @@ func (l *locality) localFor(si *object.ServiceImport) string {
 	return l.cluster()
 }
 
-// clusterAddr is an address served for a service name and the cluster it comes from
-// ("" when unknown). Headless endpoints and per-cluster VIPs are both lists of these.
-type clusterAddr struct {
-	cluster string
-	addr    netip.Addr
-}
-
-// localSubset returns the distinct addresses of cluster local among pairs, sorted,
-// and true when they narrow the answer: the local cluster has some of the addresses
-// but not all of them. Otherwise the answer is every address and it returns false.
-func localSubset(pairs []clusterAddr, local string) ([]netip.Addr, bool) {
-	if local == "" {
-		return nil, false
-	}
-	var sub, all []netip.Addr
-	for _, p := range pairs {
-		all = append(all, p.addr)
-		if p.cluster == local {
-			sub = append(sub, p.addr)
-		}
-	}
-	if len(sub) == 0 {
-		return nil, false
-	}
-	slices.SortFunc(sub, netip.Addr.Compare)
-	sub = slices.Compact(sub)
-	slices.SortFunc(all, netip.Addr.Compare)
-	if len(slices.Compact(all)) == len(sub) {
-		return nil, false
-	}
-	return sub, true
-}
-
-// localSRV keeps the records of recs whose target is an endpoint of cluster local,
-// when there are any, and reports true; otherwise (no local endpoint has the port) it
-// returns recs, every cluster's records, and false.
-func localSRV(recs []srvRec, names []endpointName, local string) ([]srvRec, bool) {
-	var kept []srvRec
-	for _, rec := range recs {
-		if rec.target != serviceTarget && names[rec.target].cluster == local {
-			kept = append(kept, rec)
-		}
-	}
-	if len(kept) == 0 {
-		return recs, false
-	}
-	return kept, true
-}
-
 // holdsLocal reports whether the answer for qtype at res holds the local cluster's
 // subset: the addresses when they were narrowed, an SRV set when it was (a set falls
 // back to every cluster's records when no local endpoint has its port).
 func (res *resolution) holdsLocal(qtype uint16) bool {
-	srv := res.srv != nil && res.srv.local
+	srv := res.srv != nil && res.srv.Local
 	switch qtype {
 	case dns.TypeA, dns.TypeAAAA:
 		return res.narrowed

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -175,36 +174,6 @@ func TestLocalityTransfer(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"10.1.0.10", "10.1.0.11"}; !slices.Equal(got, want) {
 		t.Errorf("AXFR has db A %v, want %v", got, want)
-	}
-}
-
-func TestLocalSubset(t *testing.T) {
-	p := func(cluster, addr string) clusterAddr {
-		return clusterAddr{cluster: cluster, addr: netip.MustParseAddr(addr)}
-	}
-	pairs := []clusterAddr{p("east", "10.0.0.2"), p("west", "10.0.0.3"), p("east", "10.0.0.1"), p("east", "10.0.0.2"), p("", "10.0.0.9")}
-	cases := []struct {
-		local string
-		pairs []clusterAddr
-		want  []string // nil: not narrowed
-	}{
-		{"east", pairs, []string{"10.0.0.1", "10.0.0.2"}},
-		{"west", pairs, []string{"10.0.0.3"}},
-		{"", pairs, nil},
-		{"north", pairs, nil},
-		// An address several clusters share counts as local; all local: nothing to narrow.
-		{"east", []clusterAddr{p("east", "10.0.0.1"), p("west", "10.0.0.1")}, nil},
-		{"east", nil, nil},
-	}
-	for _, c := range cases {
-		sub, ok := localSubset(c.pairs, c.local)
-		var got []string
-		for _, a := range sub {
-			got = append(got, a.String())
-		}
-		if ok != (c.want != nil) || !slices.Equal(got, c.want) {
-			t.Errorf("localSubset(%q) = %v, %v; want %v", c.local, got, ok, c.want)
-		}
 	}
 }
 

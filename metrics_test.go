@@ -3,6 +3,7 @@ package multicluster
 import (
 	"testing"
 
+	"github.com/mcs-dns/multicluster/internal/zone"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -13,8 +14,8 @@ func TestGaugesPerServerBlock(t *testing.T) {
 	b := newGauges(serverAddr("dns", []string{"127.0.0.1"}, "1053"), []string{"clusterset.local.", "example.org."})
 	t.Cleanup(a.release)
 	t.Cleanup(b.release)
-	a.setTotals(stats{clusterSetIP: 3, headless: 1, endpoints: 10})
-	b.setTotals(stats{clusterSetIP: 7, endpoints: 2})
+	a.setTotals(zone.Stats{ClusterSetIP: 3, Headless: 1, Endpoints: 10})
+	b.setTotals(zone.Stats{ClusterSetIP: 7, Endpoints: 2})
 	a.setWatchState(stateSynced)
 	b.setWatchState(stateForbidden)
 	for _, tc := range []struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	"github.com/coredns/coredns/request"
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 )
@@ -39,7 +40,7 @@ type MultiCluster struct {
 	kubecontext string
 	imports     object.ImportOptions
 
-	index  *index
+	index  *zone.Index
 	ctrl   *controller
 	gauges *gauges
 	// loc is the local cluster and the locality options (locality.go).
@@ -63,7 +64,7 @@ type zoneNames struct {
 
 // New returns a plugin for zones with default settings and an empty index.
 func New(zones []string) *MultiCluster {
-	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: newIndex(), loc: newLocality("", false)}
+	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: zone.NewIndex(), loc: newLocality("", false)}
 	m.setZones(zones)
 	return m
 }
@@ -118,7 +119,7 @@ func (m *MultiCluster) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dn
 	switch {
 	case res.version:
 		if qtype == dns.TypeTXT || qtype == dns.TypeANY {
-			msg.Answer = []dns.RR{&dns.TXT{Hdr: header(qname, dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}}}
+			msg.Answer = []dns.RR{&dns.TXT{Hdr: zone.Header(qname, dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}}}
 		}
 	case res.apex:
 		msg.Answer = m.apexRecords(z, qname, qtype)
@@ -202,9 +203,9 @@ type resolution struct {
 	exists bool
 	// v4, v6 and srv are the name's data; all empty for names without data.
 	v4, v6 []byte
-	srv    *srvSet
+	srv    *zone.SRVSet
 	// recs and base ("<svc>.<ns>.svc.<zone>", lower case) complete SRV targets.
-	recs *records
+	recs *zone.Records
 	base string
 	// narrowed: the addresses are the local cluster's subset (locality.go); an SRV
 	// set says so itself.
@@ -235,7 +236,7 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 	i := strings.LastIndexByte(rest, '.')
 	ns := rest[i+1:]
 	if i < 0 {
-		return resolution{exists: m.index.hasNamespace(ns)}
+		return resolution{exists: m.index.HasNamespace(ns)}
 	}
 	rest = rest[:i]
 	j := strings.LastIndexByte(rest, '.')
@@ -243,8 +244,8 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 	if j >= 0 {
 		prefix = rest[:j]
 	}
-	r := m.index.lookup(ns, svc)
-	if r == nil || !r.exists {
+	r := m.index.Lookup(ns, svc)
+	if r == nil || !r.Exists {
 		return resolution{}
 	}
 	res := resolution{recs: r, base: lname}
@@ -253,20 +254,20 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 	}
 	switch {
 	case prefix == "":
-		res.exists, res.v4, res.v6, res.srv, res.narrowed = true, r.v4, r.v6, r.srv, r.narrowed
+		res.exists, res.v4, res.v6, res.srv, res.narrowed = true, r.V4, r.V6, r.SRV, r.Narrowed
 	case prefix[0] == '_':
-		if set := r.lookupPort(prefix); set != nil {
+		if set := r.LookupPort(prefix); set != nil {
 			res.exists, res.srv = true, set
 		} else {
-			res.exists = r.isENT(prefix)
+			res.exists = r.IsENT(prefix)
 		}
 	default:
 		host, cluster, _ := strings.Cut(prefix, ".")
-		if n, ok := r.lookupName(host, cluster); ok {
+		if n, ok := r.LookupName(host, cluster); ok {
 			res.exists = true
-			res.v4, res.v6 = r.nameAddrs(n)
+			res.v4, res.v6 = r.NameAddrs(n)
 		} else {
-			res.exists = r.isENT(prefix)
+			res.exists = r.IsENT(prefix)
 		}
 	}
 	return res
@@ -276,16 +277,16 @@ func (m *MultiCluster) resolve(rel, lname string) resolution {
 // additional section carries SRV targets' addresses (spec R3, R7).
 func (m *MultiCluster) answer(res resolution, qname string, qtype uint16, withExtra bool) (ans, extra []dns.RR) {
 	if (qtype == dns.TypeA || qtype == dns.TypeANY) && len(res.v4) > 0 {
-		ans = appendA(ans, qname, res.v4, m.ttl)
+		ans = zone.AppendA(ans, qname, res.v4, m.ttl)
 	}
 	if (qtype == dns.TypeAAAA || qtype == dns.TypeANY) && len(res.v6) > 0 {
-		ans = appendAAAA(ans, qname, res.v6, m.ttl)
+		ans = zone.AppendAAAA(ans, qname, res.v6, m.ttl)
 	}
 	if (qtype == dns.TypeSRV || qtype == dns.TypeANY) && res.srv != nil {
 		// ANY already carries the service name's addresses in the answer: do not
 		// repeat a ClusterSetIP service's VIPs as SRV-target additionals.
-		withExtra = withExtra && !(qtype == dns.TypeANY && res.srv.onlyService())
-		ans, extra = appendSRV(ans, extra, qname, res.base, res.recs, res.srv, m.ttl, withExtra)
+		withExtra = withExtra && !(qtype == dns.TypeANY && res.srv.OnlyService())
+		ans, extra = zone.AppendSRV(ans, extra, qname, res.base, res.recs, res.srv, m.ttl, withExtra)
 	}
 	return ans, extra
 }
@@ -294,12 +295,12 @@ func (m *MultiCluster) answer(res resolution, qname string, qtype uint16, withEx
 // observe says whether the serial versions what the client gets (SOA queries, zone
 // transfers) rather than only bounding a negative answer's lifetime; see zoneSerial.
 func (m *MultiCluster) soa(z *zoneNames, observe bool) *dns.SOA {
-	serial := m.index.serial.peek()
+	serial := m.index.Serial.Peek()
 	if observe {
-		serial = m.index.serial.observe()
+		serial = m.index.Serial.Observe()
 	}
 	return &dns.SOA{
-		Hdr:     header(z.origin, dns.TypeSOA, m.ttl),
+		Hdr:     zone.Header(z.origin, dns.TypeSOA, m.ttl),
 		Ns:      z.ns,
 		Mbox:    z.mbox,
 		Serial:  serial,
@@ -320,7 +321,7 @@ func (m *MultiCluster) apexRecords(z *zoneNames, qname string, qtype uint16) []d
 		out = append(out, soa)
 	}
 	if qtype == dns.TypeNS || qtype == dns.TypeANY {
-		out = append(out, &dns.NS{Hdr: header(qname, dns.TypeNS, m.ttl), Ns: z.ns})
+		out = append(out, &dns.NS{Hdr: zone.Header(qname, dns.TypeNS, m.ttl), Ns: z.ns})
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -22,14 +23,6 @@ import (
 // notifyDelay is the coalescing interval: the longest a secondary waits for news.
 const notifyDelay = 250 * time.Millisecond
 
-// signalMoved records that the serial moved; it never blocks.
-func (x *index) signalMoved() {
-	select {
-	case x.moved <- struct{}{}:
-	default:
-	}
-}
-
 // notifier sends NOTIFY for zones when the index's serial moves.
 type notifier struct {
 	zones []string
@@ -42,7 +35,7 @@ type notifier struct {
 	delay time.Duration
 	// serial is the zone's serial: a NOTIFY goes out once it versions every change
 	// made before it (nil in tests that do not look at serials).
-	serial *zoneSerial
+	serial *zone.Serial
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -83,7 +76,7 @@ func (n *notifier) run() {
 
 // versioned waits until the serial versions every change made so far, and reports
 // false when the notifier stops meanwhile. The serial names the second of a change and
-// never runs ahead of the clock (serial.go): a change made within the second the serial
+// never runs ahead of the clock (internal/zone/serial.go): a change made within the second the serial
 // already names moves it only the next second. Notifying before that, the secondary's
 // SOA query would find the serial it holds and transfer nothing.
 func (n *notifier) versioned() bool {
@@ -91,8 +84,8 @@ func (n *notifier) versioned() bool {
 		return true
 	}
 	for {
-		s := n.serial.observe()
-		if !n.serial.pending() {
+		s := n.serial.Observe()
+		if !n.serial.Pending() {
 			return true
 		}
 		next := time.Until(time.Unix(int64(s)+1, 0)) + 10*time.Millisecond
@@ -130,11 +123,11 @@ func (m *MultiCluster) startNotifier(h plugin.Handler) {
 	}
 	m.notifier = &notifier{
 		zones:  zones,
-		moved:  m.index.moved,
+		moved:  m.index.Moved,
 		send:   send,
 		ready:  m.synced,
 		delay:  notifyDelay,
-		serial: m.index.serial,
+		serial: m.index.Serial,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // countingNotifier runs a notifier on m's index that records the zones it notifies.
@@ -19,7 +20,7 @@ func countingNotifier(t *testing.T, m *MultiCluster, ready *atomic.Bool, fail er
 	var sent []string
 	n := &notifier{
 		zones: m.Zones,
-		moved: m.index.moved,
+		moved: m.index.Moved,
 		send: func(z string) notifyResult {
 			mu.Lock()
 			sent = append(sent, z)
@@ -48,7 +49,7 @@ func countingNotifier(t *testing.T, m *MultiCluster, ready *atomic.Bool, fail er
 
 func publishIP(m *MultiCluster, i int) {
 	si, _ := object.TransformImport(clusterSetIP("shop", "web", []string{fmt.Sprintf("10.0.%d.%d", i/256, i%256)}, families(v4)))
-	m.index.publish(serviceKey{"shop", "web"}, build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
+	m.index.Publish(zone.ServiceKey{Namespace: "shop", Name: "web"}, zone.Build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
 }
 
 func TestNotifyCoalesces(t *testing.T) {
@@ -134,11 +135,11 @@ func TestNotifierNeedsTransfer(t *testing.T) {
 func TestNotifyWaitsForTheSerialToMove(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Now().Unix()) // versioned sleeps until the next real second
-	s := newZoneSerial(func() time.Time { return time.Unix(now.Load(), 0) })
-	s.change()
+	s := zone.NewSerial(func() time.Time { return time.Unix(now.Load(), 0) })
+	s.Change()
 	now.Add(1)
-	first := s.observe()
-	s.change() // the same second as first
+	first := s.Observe()
+	s.Change() // the same second as first
 	n := &notifier{serial: s, stop: make(chan struct{})}
 	done := make(chan bool)
 	go func() { done <- n.versioned() }()
@@ -150,8 +151,8 @@ func TestNotifyWaitsForTheSerialToMove(t *testing.T) {
 	now.Add(1)
 	select {
 	case ok := <-done:
-		if !ok || s.peek() != first+1 || s.pending() {
-			t.Errorf("versioned %v, serial %d (pending %v), want true and %d", ok, s.peek(), s.pending(), first+1)
+		if !ok || s.Peek() != first+1 || s.Pending() {
+			t.Errorf("versioned %v, serial %d (pending %v), want true and %d", ok, s.Peek(), s.Pending(), first+1)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("versioned did not return once the second passed")

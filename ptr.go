@@ -1,13 +1,10 @@
 package multicluster
 
 import (
-	"cmp"
 	"context"
-	"net/netip"
-	"slices"
-	"strings"
 
 	"github.com/coredns/coredns/plugin"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,7 +51,7 @@ func (m *MultiCluster) splitReverse() {
 			m.rev[i].ns, m.rev[i].mbox = fz[0].ns, fz[0].mbox
 		}
 	}
-	m.index.enablePTR()
+	m.index.EnablePTR()
 }
 
 // matchReverse returns the index in m.rev of the longest reverse zone containing
@@ -80,13 +77,13 @@ func (m *MultiCluster) servePTR(ctx context.Context, w dns.ResponseWriter, r *dn
 	z := &m.rev[ri]
 	apex := lname == z.origin
 	exists := apex
-	var owners []ptrOwner
-	if p, ok := reversePrefix(lname); ok && !apex {
+	var owners []zone.PTROwner
+	if p, ok := zone.ReversePrefix(lname); ok && !apex {
 		if p.IsSingleIP() {
-			owners = m.index.lookupPTR(p.Addr().Unmap())
+			owners = m.index.LookupPTR(p.Addr().Unmap())
 			exists = len(owners) > 0
 		} else {
-			exists = m.index.hasReverseENT(p)
+			exists = m.index.HasReverseENT(p)
 		}
 	}
 	if !exists {
@@ -110,111 +107,19 @@ func (m *MultiCluster) servePTR(ctx context.Context, w dns.ResponseWriter, r *dn
 }
 
 // ptrRecords are the PTR records of owner, an address whose names are owners.
-func (m *MultiCluster) ptrRecords(owner string, owners []ptrOwner) []dns.RR {
+func (m *MultiCluster) ptrRecords(owner string, owners []zone.PTROwner) []dns.RR {
 	origin := m.zones[0].origin
 	recs := make([]dns.PTR, len(owners))
 	out := make([]dns.RR, len(owners))
 	for i, o := range owners {
-		target := o.svc.name + "." + o.svc.namespace + ".svc." + origin
-		if o.name != "" {
-			target = o.name + "." + target
+		target := o.Svc.Name + "." + o.Svc.Namespace + ".svc." + origin
+		if o.Name != "" {
+			target = o.Name + "." + target
 		}
-		recs[i] = dns.PTR{Hdr: header(owner, dns.TypePTR, m.ttl), Ptr: target}
+		recs[i] = dns.PTR{Hdr: zone.Header(owner, dns.TypePTR, m.ttl), Ptr: target}
 		out[i] = &recs[i]
 	}
 	return out
-}
-
-// ptrOwner is a name an address belongs to: the service name when name is "", else the
-// per-endpoint name "<hostname>.<clusterid>" of the service.
-type ptrOwner struct {
-	svc  serviceKey
-	name string
-}
-
-func comparePTROwner(a, b ptrOwner) int {
-	return cmp.Or(strings.Compare(a.svc.namespace, b.svc.namespace), strings.Compare(a.svc.name, b.svc.name), strings.Compare(a.name, b.name))
-}
-
-func (x *index) enablePTR() {
-	x.mu.Lock()
-	if x.rev == nil {
-		x.rev = map[netip.Addr][]ptrOwner{}
-		x.revENT = map[netip.Prefix]int32{}
-	}
-	x.mu.Unlock()
-}
-
-// lookupPTR returns the owners of addr, sorted. The slice is never modified after it
-// is stored (reindexPTR replaces it), so callers may keep it.
-func (x *index) lookupPTR(addr netip.Addr) []ptrOwner {
-	x.mu.RLock()
-	o := x.rev[addr]
-	x.mu.RUnlock()
-	return o
-}
-
-// reindexPTR replaces the reverse entries of service k, from old to r (either may be
-// nil). The caller holds x.mu for writing.
-func (x *index) reindexPTR(k serviceKey, old, r *records) {
-	if x.rev == nil {
-		return
-	}
-	old.eachAddr(func(name string, a netip.Addr) {
-		owners, ok := x.rev[a]
-		if !ok {
-			return // another name of the service had this address
-		}
-		kept := make([]ptrOwner, 0, len(owners))
-		for _, o := range owners {
-			if o.svc != k {
-				kept = append(kept, o)
-			}
-		}
-		if len(kept) == 0 {
-			delete(x.rev, a)
-			x.dropReverseENTs(a)
-		} else {
-			x.rev[a] = kept
-		}
-	})
-	r.eachAddr(func(name string, a netip.Addr) {
-		o := ptrOwner{svc: k, name: name}
-		owners, had := x.rev[a]
-		if slices.Contains(owners, o) {
-			return
-		}
-		if !had {
-			x.addReverseENTs(a)
-		}
-		next := append(slices.Clip(owners), o)
-		slices.SortFunc(next, comparePTROwner)
-		x.rev[a] = next
-	})
-}
-
-// eachAddr calls f for every address a PTR answers with a name of r: the VIPs of a
-// ClusterSetIP service (name ""), the addresses of each per-endpoint name.
-func (r *records) eachAddr(f func(name string, a netip.Addr)) {
-	if r == nil || !r.exists {
-		return
-	}
-	each := func(name string, v4, v6 []byte) {
-		for o := 0; o+4 <= len(v4); o += 4 {
-			f(name, netip.AddrFrom4([4]byte(v4[o:o+4])))
-		}
-		for o := 0; o+16 <= len(v6); o += 16 {
-			f(name, netip.AddrFrom16([16]byte(v6[o:o+16])))
-		}
-	}
-	if !r.headless {
-		each("", r.v4, r.v6)
-		return
-	}
-	for _, n := range r.names {
-		v4, v6 := r.nameAddrs(n)
-		each(n.host+"."+n.cluster, v4, v6)
-	}
 }
 
 var ptrAnswers = promauto.NewCounter(prometheus.CounterOpts{

@@ -50,9 +50,9 @@ func BenchmarkReverseIndexMemory(b *testing.B) {
 			for b.Loop() {
 				without, m0 := heap()
 				with, m := heap("clusterset.local.", "in-addr.arpa.", "ip6.arpa.")
-				addrs := float64(len(m.index.rev))
+				addrs := float64(len(m.index.Rev))
 				perAddr = (float64(with) - float64(without)) / addrs
-				entsPerAddr = float64(len(m.index.revENT)) / addrs
+				entsPerAddr = float64(len(m.index.RevENT)) / addrs
 				runtime.KeepAlive(m0)
 				runtime.KeepAlive(m)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 )
@@ -75,8 +76,8 @@ func TestPTR(t *testing.T) {
 	}
 
 	// Updates: a removed service's addresses go; a changed one's follow.
-	m.index.publish(serviceKey{"shop", "web"}, nil)
-	m.index.publish(serviceKey{"shop", "shared"}, nil)
+	m.index.Publish(zone.ServiceKey{Namespace: "shop", Name: "web"}, nil)
+	m.index.Publish(zone.ServiceKey{Namespace: "shop", Name: "shared"}, nil)
 	for _, tc := range []test.Case{
 		{Qname: "1.0.42.10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{revSOA}},
 		{Qname: "1.0.7.10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{revSOA}},
@@ -88,17 +89,17 @@ func TestPTR(t *testing.T) {
 			t.Errorf("after the delete: %s: %v", tc.Qname, err)
 		}
 	}
-	if len(m.index.rev) != len(reverseEntries(m)) {
-		t.Errorf("reverse index has %d addresses, the records %d", len(m.index.rev), len(reverseEntries(m)))
+	if len(m.index.Rev) != len(reverseEntries(m)) {
+		t.Errorf("reverse index has %d addresses, the records %d", len(m.index.Rev), len(reverseEntries(m)))
 	}
 }
 
 // reverseEntries recomputes the reverse index's addresses from the records.
 func reverseEntries(m *MultiCluster) map[string]bool {
 	out := map[string]bool{}
-	_, recs := m.index.snapshot()
+	_, recs := m.index.Snapshot()
 	for _, r := range recs {
-		r.eachAddr(func(_ string, a netip.Addr) { out[a.String()] = true })
+		r.EachAddr(func(_ string, a netip.Addr) { out[a.String()] = true })
 	}
 	return out
 }
@@ -138,7 +139,7 @@ func TestPTRZonesAndFallthrough(t *testing.T) {
 	m = syncedPlugin()
 	load(t, m, ptrSet()...)
 	m.Next = test.NextHandler(dns.RcodeRefused, nil)
-	if m.index.rev != nil {
+	if m.index.Rev != nil {
 		t.Error("reverse index built without reverse zones")
 	}
 	w := dnstest.NewRecorder(&test.ResponseWriter{})

@@ -1,9 +1,7 @@
 package multicluster
 
 import (
-	"net/netip"
-	"slices"
-
+	"github.com/mcs-dns/multicluster/internal/zone"
 	"github.com/miekg/dns"
 )
 
@@ -24,11 +22,11 @@ func (m *MultiCluster) reverseZone(z string) int {
 
 // reverseRecords emits the PTR records of every address in zone z, by address.
 func (m *MultiCluster) reverseRecords(z *zoneNames, emit func(dns.RR)) {
-	zp, ok := reversePrefix(z.origin)
+	zp, ok := zone.ReversePrefix(z.origin)
 	if !ok {
 		return
 	}
-	addrs, owners := m.index.reverseIn(zp)
+	addrs, owners := m.index.ReverseIn(zp)
 	for i, a := range addrs {
 		name, err := dns.ReverseAddr(a.String())
 		if err != nil {
@@ -38,22 +36,4 @@ func (m *MultiCluster) reverseRecords(z *zoneNames, emit func(dns.RR)) {
 			emit(rr)
 		}
 	}
-}
-
-// reverseIn returns the addresses of the reverse index in p, sorted, and their owners.
-func (x *index) reverseIn(p netip.Prefix) ([]netip.Addr, [][]ptrOwner) {
-	x.mu.RLock()
-	var addrs []netip.Addr
-	for a := range x.rev {
-		if p.Contains(a) {
-			addrs = append(addrs, a)
-		}
-	}
-	slices.SortFunc(addrs, netip.Addr.Compare)
-	owners := make([][]ptrOwner, len(addrs))
-	for i, a := range addrs {
-		owners[i] = x.rev[a]
-	}
-	x.mu.RUnlock()
-	return addrs, owners
 }

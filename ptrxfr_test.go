@@ -9,6 +9,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 )
@@ -19,7 +20,7 @@ import (
 // A reverse zone the plugin does not serve is not its to transfer.
 func TestReverseTransfer(t *testing.T) {
 	m := syncedPlugin("clusterset.local.", "in-addr.arpa.", "42.10.in-addr.arpa.", "ip6.arpa.")
-	m.index.serial = newZoneSerial(func() time.Time { return time.Unix(1_800_000_000, 0) })
+	m.index.Serial = zone.NewSerial(func() time.Time { return time.Unix(1_800_000_000, 0) })
 	load(t, m, ptrSet()...)
 	rev := func(addrs ...string) []string {
 		var out []string

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // TestSerialNeverGoesBackAcrossRestart: a server that served serial S, restarted (or
@@ -16,22 +17,22 @@ import (
 func TestSerialNeverGoesBackAcrossRestart(t *testing.T) {
 	clock := time.Unix(1_800_000_000, 0)
 	now := func() time.Time { return clock }
-	publishAll := func(x *index, n int, ip string) {
+	publishAll := func(x *zone.Index, n int, ip string) {
 		for i := range n {
 			si, _ := object.TransformImport(clusterSetIP("shop", fmt.Sprintf("web%d", i), []string{ip}, nil))
-			x.publish(serviceKey{"shop", fmt.Sprintf("web%d", i)}, build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
+			x.Publish(zone.ServiceKey{Namespace: "shop", Name: fmt.Sprintf("web%d", i)}, zone.Build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
 		}
 	}
 
-	first := newIndex()
-	first.serial = newZoneSerial(now)
+	first := zone.NewIndex()
+	first.Serial = zone.NewSerial(now)
 	publishAll(first, 1000, "10.0.0.1") // the initial list
 	clock = clock.Add(time.Second)
-	served := []uint32{first.serial.observe()}
+	served := []uint32{first.Serial.Observe()}
 	for range 3 { // churn, observed by a secondary after each burst
 		clock = clock.Add(time.Second)
 		publishAll(first, 500, fmt.Sprintf("10.0.0.%d", len(served)+1))
-		served = append(served, first.serial.observe())
+		served = append(served, first.Serial.Observe())
 	}
 	for i := 1; i < len(served); i++ {
 		if int32(served[i]-served[i-1]) <= 0 {
@@ -40,23 +41,23 @@ func TestSerialNeverGoesBackAcrossRestart(t *testing.T) {
 	}
 	last := served[len(served)-1]
 	if ahead := int64(last) - clock.Unix(); ahead > 0 {
-		t.Errorf("serial %d runs %d s ahead of the clock after %d changes", last, ahead, first.serial.changes.Load())
+		t.Errorf("serial %d runs %d s ahead of the clock after %d changes", last, ahead, first.Serial.Changes.Load())
 	}
 
 	// A restart within the same second, with the same objects: never below the last
 	// serial served; a second later, above it.
-	second := newIndex()
-	second.serial = newZoneSerial(now)
+	second := zone.NewIndex()
+	second.Serial = zone.NewSerial(now)
 	publishAll(second, 1000, fmt.Sprintf("10.0.0.%d", len(served)))
-	if s := second.serial.observe(); int32(s-last) < 0 {
+	if s := second.Serial.Observe(); int32(s-last) < 0 {
 		t.Errorf("serial after restart %d, below the last one served before it (%d)", s, last)
 	}
 	clock = clock.Add(time.Second)
-	if s := second.serial.observe(); int32(s-last) <= 0 {
+	if s := second.Serial.Observe(); int32(s-last) <= 0 {
 		t.Errorf("serial a second after restart %d, not after the last one served before it (%d)", s, last)
 	}
 	// Observations without changes keep the serial.
-	if a, b := second.serial.observe(), second.serial.observe(); a != b {
+	if a, b := second.Serial.Observe(), second.Serial.Observe(); a != b {
 		t.Errorf("serial moved without a change: %d -> %d", a, b)
 	}
 }
@@ -66,25 +67,25 @@ func TestSerialNeverGoesBackAcrossRestart(t *testing.T) {
 // of the clock.
 func TestNegativeAnswersDoNotAdvanceSerial(t *testing.T) {
 	clock := time.Unix(1_800_000_000, 0)
-	s := newZoneSerial(func() time.Time { return clock })
-	start := s.peek()
+	s := zone.NewSerial(func() time.Time { return clock })
+	start := s.Peek()
 	for range 100 {
-		s.change()
-		s.peek()
+		s.Change()
+		s.Peek()
 	}
-	if s.peek() != start {
+	if s.Peek() != start {
 		t.Errorf("peek advanced the serial")
 	}
 	// Within the second the serial names, the change stays pending; the next second
 	// the serial moves, once.
-	if got := s.observe(); got != start || !s.pending() {
-		t.Errorf("observation in the same second: %d (pending %v), want %d and pending", got, s.pending(), start)
+	if got := s.Observe(); got != start || !s.Pending() {
+		t.Errorf("observation in the same second: %d (pending %v), want %d and pending", got, s.Pending(), start)
 	}
 	clock = clock.Add(time.Second)
-	if got := s.observe(); got != start+1 || s.pending() {
-		t.Errorf("observation a second later: %d (pending %v), want %d", got, s.pending(), start+1)
+	if got := s.Observe(); got != start+1 || s.Pending() {
+		t.Errorf("observation a second later: %d (pending %v), want %d", got, s.Pending(), start+1)
 	}
-	if got := s.observe(); got != start+1 {
+	if got := s.Observe(); got != start+1 {
 		t.Errorf("a second observation moved the serial to %d", got)
 	}
 }

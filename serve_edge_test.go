@@ -9,6 +9,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 )
@@ -218,21 +219,21 @@ func TestNameWithMoreThan65535Addresses(t *testing.T) {
 	var logged []string
 	si, _ := object.TransformImport(headlessImport("shop", "big", nil))
 	sl, _ := object.TransformSlice(slice("shop", "big-1", "big", "east", ipv4, nil, eps...))
-	r := build(si.(*object.ServiceImport), []*object.EndpointSlice{sl.(*object.EndpointSlice)}, m.longestZone(), func(reason, detail string) {
+	r := zone.Build(si.(*object.ServiceImport), []*object.EndpointSlice{sl.(*object.EndpointSlice)}, m.longestZone(), func(reason, detail string) {
 		logged = append(logged, reason+" "+detail)
 	})
-	n, ok := r.lookupName("same", "east")
+	n, ok := r.LookupName("same", "east")
 	if !ok {
 		t.Fatal("the shared name is missing")
 	}
-	v4, _ := r.nameAddrs(n)
-	if len(v4)/4 != maxNameAddrs {
-		t.Errorf("name holds %d addresses, want %d", len(v4)/4, maxNameAddrs)
+	v4, _ := r.NameAddrs(n)
+	if len(v4)/4 != zone.MaxNameAddrs {
+		t.Errorf("name holds %d addresses, want %d", len(v4)/4, zone.MaxNameAddrs)
 	}
 	if len(logged) != 1 || !strings.HasPrefix(logged[0], object.ReasonTooMany) {
 		t.Errorf("logged %v, want one %s", logged, object.ReasonTooMany)
 	}
-	if r.endpoints != 70000 {
-		t.Errorf("service name serves %d addresses, want all 70000", r.endpoints)
+	if r.Endpoints != 70000 {
+		t.Errorf("service name serves %d addresses, want all 70000", r.Endpoints)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 	"k8s.io/client-go/dynamic"
@@ -224,7 +225,7 @@ func boundAddrs(hosts []string) []netip.Addr {
 func (m *MultiCluster) setNSAddrs() {
 	slices.SortFunc(m.nsAddrs, netip.Addr.Compare)
 	m.nsAddrs = slices.Compact(m.nsAddrs)
-	m.nsV4, m.nsV6 = pack(m.nsAddrs)
+	m.nsV4, m.nsV6 = zone.Pack(m.nsAddrs)
 }
 
 // onStartup connects to the API server and starts the watches, then waits at most

@@ -5,6 +5,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnsutil"
 	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 )
@@ -18,16 +19,16 @@ const xfrBatch = 500
 // reverse zones (ptrxfr.go). Records come from the same prepared records as query
 // answers, so owner names (cluster ids included) are identical; services, names and
 // addresses are sorted, so two transfers of one serial are equal.
-func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
-	zone = dns.CanonicalName(zone)
+func (m *MultiCluster) Transfer(name string, serial uint32) (<-chan []dns.RR, error) {
+	name = dns.CanonicalName(name)
 	var z *zoneNames
 	body := m.forwardRecords
 	for i := range m.Zones {
-		if m.Zones[i] == zone {
+		if m.Zones[i] == name {
 			z = &m.zones[i]
 		}
 	}
-	if ri := m.reverseZone(zone); z == nil && ri >= 0 {
+	if ri := m.reverseZone(name); z == nil && ri >= 0 {
 		z, body = &m.rev[ri], m.reverseRecords
 	}
 	if z == nil {
@@ -49,7 +50,7 @@ func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, er
 	}
 	go func() {
 		defer close(ch)
-		batch := []dns.RR{soa, &dns.NS{Hdr: header(z.origin, dns.TypeNS, m.ttl), Ns: z.ns}}
+		batch := []dns.RR{soa, &dns.NS{Hdr: zone.Header(z.origin, dns.TypeNS, m.ttl), Ns: z.ns}}
 		body(z, func(rr dns.RR) {
 			batch = append(batch, rr)
 			if len(batch) >= xfrBatch {
@@ -65,8 +66,8 @@ func (m *MultiCluster) Transfer(zone string, serial uint32) (<-chan []dns.RR, er
 // forwardRecords emits every record of forward zone z after its SOA and NS: the
 // schema version, the NS target's addresses, then each service's records.
 func (m *MultiCluster) forwardRecords(z *zoneNames, emit func(dns.RR)) {
-	keys, recs := m.index.snapshot()
-	emit(&dns.TXT{Hdr: header(dnsutil.Join("dns-version", z.origin), dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}})
+	keys, recs := m.index.Snapshot()
+	emit(&dns.TXT{Hdr: zone.Header(dnsutil.Join("dns-version", z.origin), dns.TypeTXT, m.ttl), Txt: []string{dnsSchemaVersion}})
 	// The NS target's addresses: a zone whose in-zone NS has none is not a valid
 	// zone (RFC 1035 §4.2.1 glue; named-checkzone refuses it).
 	ns, _ := m.answer(resolution{exists: true, v4: m.nsV4, v6: m.nsV6}, z.ns, dns.TypeANY, false)
@@ -74,7 +75,7 @@ func (m *MultiCluster) forwardRecords(z *zoneNames, emit func(dns.RR)) {
 		emit(rr)
 	}
 	for i, k := range keys {
-		base := dnsutil.Join(k.name, k.namespace, "svc", z.origin)
+		base := dnsutil.Join(k.Name, k.Namespace, "svc", z.origin)
 		for _, rr := range m.serviceRecords(recs[i], base) {
 			emit(rr)
 		}
@@ -84,18 +85,18 @@ func (m *MultiCluster) forwardRecords(z *zoneNames, emit func(dns.RR)) {
 // serviceRecords lists every record of a service in a stable order: the service name,
 // its named-port SRV names, then the per-endpoint names. Additional-section data is not
 // part of a zone.
-func (m *MultiCluster) serviceRecords(r *records, base string) []dns.RR {
-	if !r.exists {
+func (m *MultiCluster) serviceRecords(r *zone.Records, base string) []dns.RR {
+	if !r.Exists {
 		return nil
 	}
-	out, _ := m.answer(resolution{exists: true, v4: r.v4, v6: r.v6, srv: r.srv, recs: r, base: base}, base, dns.TypeANY, false)
-	for _, p := range r.ports {
-		ans, _ := m.answer(resolution{exists: true, srv: p.set, recs: r, base: base}, p.name+"."+base, dns.TypeANY, false)
+	out, _ := m.answer(resolution{exists: true, v4: r.V4, v6: r.V6, srv: r.SRV, recs: r, base: base}, base, dns.TypeANY, false)
+	for _, p := range r.Ports {
+		ans, _ := m.answer(resolution{exists: true, srv: p.Set, recs: r, base: base}, p.Name+"."+base, dns.TypeANY, false)
 		out = append(out, ans...)
 	}
-	for _, n := range r.names {
-		v4, v6 := r.nameAddrs(n)
-		ans, _ := m.answer(resolution{exists: true, v4: v4, v6: v6}, n.host+"."+n.cluster+"."+base, dns.TypeANY, false)
+	for _, n := range r.Names {
+		v4, v6 := r.NameAddrs(n)
+		ans, _ := m.answer(resolution{exists: true, v4: v4, v6: v6}, n.Host+"."+n.Cluster+"."+base, dns.TypeANY, false)
 		out = append(out, ans...)
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/mcs-dns/multicluster/internal/object"
+	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 )
@@ -29,7 +30,7 @@ func transferAll(t *testing.T, m *MultiCluster, zone string, serial uint32) []dn
 
 func TestTransferMatchesQueries(t *testing.T) {
 	m := syncedPlugin()
-	m.index.serial = newZoneSerial(func() time.Time { return time.Unix(1_800_000_000, 0) })
+	m.index.Serial = zone.NewSerial(func() time.Time { return time.Unix(1_800_000_000, 0) })
 	load(t, m, clusterSet()...)
 	rrs := transferAll(t, m, "clusterset.local.", 0)
 	if len(rrs) < 3 {
@@ -100,10 +101,10 @@ func TestTransferMatchesQueries(t *testing.T) {
 func TestTransferIXFR(t *testing.T) {
 	m := syncedPlugin()
 	clock := time.Unix(1_800_000_000, 0)
-	m.index.serial = newZoneSerial(func() time.Time { return clock })
+	m.index.Serial = zone.NewSerial(func() time.Time { return clock })
 	load(t, m, clusterSet()...)
 	clock = clock.Add(time.Second)
-	serial := m.index.serial.observe()
+	serial := m.index.Serial.Observe()
 	for _, s := range []uint32{serial, serial + 1} {
 		rrs := transferAll(t, m, "clusterset.local.", s)
 		if len(rrs) != 1 || rrs[0].Header().Rrtype != dns.TypeSOA || rrs[0].(*dns.SOA).Serial != serial {
@@ -133,16 +134,16 @@ func TestTransferRefusals(t *testing.T) {
 func TestSerialMovesOnEveryChange(t *testing.T) {
 	m := syncedPlugin()
 	clock := time.Unix(1_800_000_000, 0)
-	m.index.serial = newZoneSerial(func() time.Time { return clock })
-	k := serviceKey{"shop", "web"}
-	r := func(ip string) *records {
+	m.index.Serial = zone.NewSerial(func() time.Time { return clock })
+	k := zone.ServiceKey{Namespace: "shop", Name: "web"}
+	r := func(ip string) *zone.Records {
 		tr, _ := object.TransformImport(clusterSetIP("shop", "web", []string{ip}, nil))
-		return build(tr.(*object.ServiceImport), nil, m.longestZone(), func(string, string) {})
+		return zone.Build(tr.(*object.ServiceImport), nil, m.longestZone(), func(string, string) {})
 	}
-	prev := m.index.serial.observe()
+	prev := m.index.Serial.Observe()
 	steps := []struct {
 		what    string
-		rec     *records
+		rec     *zone.Records
 		changed bool
 	}{
 		{"add", r("10.0.0.1"), true},
@@ -152,9 +153,9 @@ func TestSerialMovesOnEveryChange(t *testing.T) {
 		{"delete again", nil, false},
 	}
 	for _, st := range steps {
-		changed, _ := m.index.publish(k, st.rec)
+		changed, _ := m.index.Publish(k, st.rec)
 		clock = clock.Add(time.Second)
-		s := m.index.serial.observe()
+		s := m.index.Serial.Observe()
 		if changed != st.changed || (s != prev) != st.changed {
 			t.Errorf("%s: changed=%v serial %d -> %d, want changed=%v", st.what, changed, prev, s, st.changed)
 		}

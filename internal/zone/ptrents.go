@@ -1,4 +1,4 @@
-package multicluster
+package zone
 
 import "net/netip"
 
@@ -12,24 +12,24 @@ import "net/netip"
 // address, /8 to /24; IPv6: at most 31, fewer where addresses share prefixes).
 
 // addReverseENTs counts a new address of the reverse index. The caller holds x.mu.
-func (x *index) addReverseENTs(a netip.Addr) {
-	reverseAncestors(a, func(p netip.Prefix) { x.revENT[p]++ })
+func (x *Index) addReverseENTs(a netip.Addr) {
+	reverseAncestors(a, func(p netip.Prefix) { x.RevENT[p]++ })
 }
 
 // dropReverseENTs uncounts an address that left the reverse index. The caller holds
 // x.mu.
-func (x *index) dropReverseENTs(a netip.Addr) {
+func (x *Index) dropReverseENTs(a netip.Addr) {
 	reverseAncestors(a, func(p netip.Prefix) {
-		if x.revENT[p]--; x.revENT[p] <= 0 {
-			delete(x.revENT, p)
+		if x.RevENT[p]--; x.RevENT[p] <= 0 {
+			delete(x.RevENT, p)
 		}
 	})
 }
 
-// hasReverseENT reports whether some address with a PTR lies in p.
-func (x *index) hasReverseENT(p netip.Prefix) bool {
+// HasReverseENT reports whether some address with a PTR lies in p.
+func (x *Index) HasReverseENT(p netip.Prefix) bool {
 	x.mu.RLock()
-	n := x.revENT[p]
+	n := x.RevENT[p]
 	x.mu.RUnlock()
 	return n > 0
 }

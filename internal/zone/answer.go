@@ -1,4 +1,4 @@
-package multicluster
+package zone
 
 import (
 	"net"
@@ -13,38 +13,39 @@ import (
 // the chain (rewrite, loadbalance, ...) can change the prepared records by changing an
 // answer. Addresses are slices of the packed, immutable address bytes.
 
-func header(owner string, rrtype uint16, ttl uint32) dns.RR_Header {
+// Header is the header of a record of the given owner, type and TTL, class IN.
+func Header(owner string, rrtype uint16, ttl uint32) dns.RR_Header {
 	return dns.RR_Header{Name: owner, Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl}
 }
 
-// appendA appends one A record per packed IPv4 address in v4.
-func appendA(out []dns.RR, owner string, v4 []byte, ttl uint32) []dns.RR {
+// AppendA appends one A record per packed IPv4 address in v4.
+func AppendA(out []dns.RR, owner string, v4 []byte, ttl uint32) []dns.RR {
 	recs := make([]dns.A, len(v4)/net.IPv4len)
 	out = slices.Grow(out, len(recs))
 	for i := range recs {
 		o := i * net.IPv4len
-		recs[i] = dns.A{Hdr: header(owner, dns.TypeA, ttl), A: net.IP(v4[o : o+net.IPv4len : o+net.IPv4len])}
+		recs[i] = dns.A{Hdr: Header(owner, dns.TypeA, ttl), A: net.IP(v4[o : o+net.IPv4len : o+net.IPv4len])}
 		out = append(out, &recs[i])
 	}
 	return out
 }
 
-// appendAAAA appends one AAAA record per packed IPv6 address in v6.
-func appendAAAA(out []dns.RR, owner string, v6 []byte, ttl uint32) []dns.RR {
+// AppendAAAA appends one AAAA record per packed IPv6 address in v6.
+func AppendAAAA(out []dns.RR, owner string, v6 []byte, ttl uint32) []dns.RR {
 	recs := make([]dns.AAAA, len(v6)/net.IPv6len)
 	out = slices.Grow(out, len(recs))
 	for i := range recs {
 		o := i * net.IPv6len
-		recs[i] = dns.AAAA{Hdr: header(owner, dns.TypeAAAA, ttl), AAAA: net.IP(v6[o : o+net.IPv6len : o+net.IPv6len])}
+		recs[i] = dns.AAAA{Hdr: Header(owner, dns.TypeAAAA, ttl), AAAA: net.IP(v6[o : o+net.IPv6len : o+net.IPv6len])}
 		out = append(out, &recs[i])
 	}
 	return out
 }
 
-// appendSRV appends the SRV records of set with the given owner, and, when extra is
+// AppendSRV appends the SRV records of set with the given owner, and, when extra is
 // wanted, the targets' addresses to extra (spec R3, R7). base is the service's full
 // name ("<svc>.<ns>.svc.<zone>"), which targets are completed with.
-func appendSRV(out, extra []dns.RR, owner, base string, r *records, set *srvSet, ttl uint32, withExtra bool) ([]dns.RR, []dns.RR) {
+func AppendSRV(out, extra []dns.RR, owner, base string, r *Records, set *SRVSet, ttl uint32, withExtra bool) ([]dns.RR, []dns.RR) {
 	targets := targetNames(r, set, base)
 	weight := uint16(100 / len(set.recs))
 	if weight == 0 {
@@ -53,7 +54,7 @@ func appendSRV(out, extra []dns.RR, owner, base string, r *records, set *srvSet,
 	recs := make([]dns.SRV, len(set.recs))
 	out = slices.Grow(out, len(recs))
 	for i, rec := range set.recs {
-		recs[i] = dns.SRV{Hdr: header(owner, dns.TypeSRV, ttl), Priority: 0, Weight: weight, Port: rec.port, Target: targets[i]}
+		recs[i] = dns.SRV{Hdr: Header(owner, dns.TypeSRV, ttl), Priority: 0, Weight: weight, Port: rec.port, Target: targets[i]}
 		out = append(out, &recs[i])
 	}
 	if !withExtra {
@@ -78,11 +79,11 @@ func appendSRV(out, extra []dns.RR, owner, base string, r *records, set *srvSet,
 		}
 		v4, v6 := r.targetAddrs(rec.target)
 		for o := 0; o < len(v4); o += net.IPv4len {
-			a = append(a, dns.A{Hdr: header(targets[i], dns.TypeA, ttl), A: net.IP(v4[o : o+net.IPv4len : o+net.IPv4len])})
+			a = append(a, dns.A{Hdr: Header(targets[i], dns.TypeA, ttl), A: net.IP(v4[o : o+net.IPv4len : o+net.IPv4len])})
 			extra = append(extra, &a[len(a)-1])
 		}
 		for o := 0; o < len(v6); o += net.IPv6len {
-			aaaa = append(aaaa, dns.AAAA{Hdr: header(targets[i], dns.TypeAAAA, ttl), AAAA: net.IP(v6[o : o+net.IPv6len : o+net.IPv6len])})
+			aaaa = append(aaaa, dns.AAAA{Hdr: Header(targets[i], dns.TypeAAAA, ttl), AAAA: net.IP(v6[o : o+net.IPv6len : o+net.IPv6len])})
 			extra = append(extra, &aaaa[len(aaaa)-1])
 		}
 	}
@@ -92,12 +93,12 @@ func appendSRV(out, extra []dns.RR, owner, base string, r *records, set *srvSet,
 // targetNames returns the full target name of every record of set, in order. The
 // names share one string, so an SRV answer over a hundred endpoints allocates once
 // for them.
-func targetNames(r *records, set *srvSet, base string) []string {
+func targetNames(r *Records, set *SRVSet, base string) []string {
 	size := 0
 	for i, rec := range set.recs {
 		if rec.target != serviceTarget && (i == 0 || rec.target != set.recs[i-1].target) {
-			n := r.names[rec.target]
-			size += len(n.host) + 1 + len(n.cluster) + 1 + len(base)
+			n := r.Names[rec.target]
+			size += len(n.Host) + 1 + len(n.Cluster) + 1 + len(base)
 		}
 	}
 	var b strings.Builder
@@ -105,10 +106,10 @@ func targetNames(r *records, set *srvSet, base string) []string {
 	ends := make([]int, len(set.recs))
 	for i, rec := range set.recs {
 		if rec.target != serviceTarget && (i == 0 || rec.target != set.recs[i-1].target) {
-			n := r.names[rec.target]
-			b.WriteString(n.host)
+			n := r.Names[rec.target]
+			b.WriteString(n.Host)
 			b.WriteByte('.')
-			b.WriteString(n.cluster)
+			b.WriteString(n.Cluster)
 			b.WriteByte('.')
 			b.WriteString(base)
 		}

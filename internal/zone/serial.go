@@ -1,4 +1,4 @@
-package multicluster
+package zone
 
 import (
 	"sync"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// zoneSerial is the SOA serial of the zone (spec R10). It must never go backwards,
+// Serial is the SOA serial of the zone (spec R10). It must never go backwards,
 // across restarts and Corefile reloads too: a secondary that holds a higher serial
 // than the primary's treats the primary as older (RFC 1982 serial arithmetic) and
 // keeps serving what it has.
@@ -20,43 +20,44 @@ import (
 // not go back). Counting one per change (start time + changes) runs ahead of the clock
 // by the number of changes, thousands after the initial list of a large ClusterSet,
 // and drops back on every restart.
-type zoneSerial struct {
+type Serial struct {
 	mu      sync.Mutex
 	current atomic.Uint32
 	// changed is set when an answer changed after the current serial was observed.
 	changed atomic.Bool
-	// changes counts the changes, for tests and the logs.
-	changes atomic.Uint64
-	// moved receives a value when answers change, without blocking: a notifier waits
+	// Changes counts the changes, for tests and the logs.
+	Changes atomic.Uint64
+	// Moved receives a value when answers change, without blocking: a notifier waits
 	// on it.
-	moved chan struct{}
+	Moved chan struct{}
 	now   func() time.Time
 }
 
-func newZoneSerial(now func() time.Time) *zoneSerial {
-	s := &zoneSerial{moved: make(chan struct{}, 1), now: now}
+// NewSerial returns a serial that starts at the time now returns.
+func NewSerial(now func() time.Time) *Serial {
+	s := &Serial{Moved: make(chan struct{}, 1), now: now}
 	s.current.Store(uint32(now().Unix()))
 	return s
 }
 
-// change records that some answer changed.
-func (s *zoneSerial) change() {
-	s.changes.Add(1)
+// Change records that some answer changed.
+func (s *Serial) Change() {
+	s.Changes.Add(1)
 	s.changed.Store(true)
 	select {
-	case s.moved <- struct{}{}:
+	case s.Moved <- struct{}{}:
 	default:
 	}
 }
 
-// peek returns the serial without advancing it, for the SOA of negative answers: it
+// Peek returns the serial without advancing it, for the SOA of negative answers: it
 // versions nothing a client keeps.
-func (s *zoneSerial) peek() uint32 { return s.current.Load() }
+func (s *Serial) Peek() uint32 { return s.current.Load() }
 
-// observe returns the serial of the answers as they are now, for SOA queries, zone
+// Observe returns the serial of the answers as they are now, for SOA queries, zone
 // transfers and NOTIFY: a change since the last observation advances it to the
 // current second, unless it already names this second (then the change stays pending).
-func (s *zoneSerial) observe() uint32 {
+func (s *Serial) Observe() uint32 {
 	if !s.changed.Load() {
 		return s.current.Load()
 	}
@@ -74,5 +75,5 @@ func (s *zoneSerial) observe() uint32 {
 	return s.current.Load()
 }
 
-// pending reports whether answers changed since the serial was last advanced.
-func (s *zoneSerial) pending() bool { return s.changed.Load() }
+// Pending reports whether answers changed since the serial was last advanced.
+func (s *Serial) Pending() bool { return s.changed.Load() }

@@ -1,4 +1,4 @@
-package multicluster
+package zone
 
 import (
 	"net/netip"
@@ -16,11 +16,11 @@ const (
 	revV6 = ".ip6.arpa."
 )
 
-// reversePrefix returns the prefix a lower-case reverse name stands for, and false
+// ReversePrefix returns the prefix a lower-case reverse name stands for, and false
 // when the name is not one: a label that is not a canonical octet (0 to 255, no
 // leading zero) or nibble, or more labels than an address has. It does not allocate:
 // it runs for every reverse query.
-func reversePrefix(lname string) (netip.Prefix, bool) {
+func ReversePrefix(lname string) (netip.Prefix, bool) {
 	switch lname {
 	case revV4[1:]:
 		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true

@@ -1,4 +1,4 @@
-package multicluster
+package zone
 
 import (
 	"cmp"
@@ -17,33 +17,33 @@ import (
 // clusterIPEndpointSliceFrom). Spec R2 answers NODATA for such an import; with the
 // option the service name answers the ready VIPs of every cluster instead.
 
-// clusterAddrs are the ready addresses one cluster contributes to a service.
-type clusterAddrs struct {
-	cluster string // source-cluster label, "" when the slice has none
-	addrs   []netip.Addr
+// ClusterAddrs are the ready addresses one cluster contributes to a service.
+type ClusterAddrs struct {
+	Cluster string // source-cluster label, "" when the slice has none
+	Addrs   []netip.Addr
 }
 
-// sliceVIPs groups the ready addresses of the slices by source cluster, sorted by
+// SliceVIPs groups the ready addresses of the slices by source cluster, sorted by
 // cluster then address, each group de-duplicated (Lighthouse may hold two copies of a
 // cluster's slice during an upgrade). Keeping the cluster lets a build derive the
 // subset of one cluster (locality) from the same data.
-func sliceVIPs(si *object.ServiceImport, eps []*object.EndpointSlice) []clusterAddrs {
-	var groups []clusterAddrs
+func SliceVIPs(si *object.ServiceImport, eps []*object.EndpointSlice) []ClusterAddrs {
+	var groups []ClusterAddrs
 	for _, s := range eps {
 		if s.Family&si.Families == 0 || len(s.Endpoints) == 0 {
 			continue
 		}
-		i, ok := slices.BinarySearchFunc(groups, s.Cluster, func(g clusterAddrs, c string) int { return strings.Compare(g.cluster, c) })
+		i, ok := slices.BinarySearchFunc(groups, s.Cluster, func(g ClusterAddrs, c string) int { return strings.Compare(g.Cluster, c) })
 		if !ok {
-			groups = slices.Insert(groups, i, clusterAddrs{cluster: s.Cluster})
+			groups = slices.Insert(groups, i, ClusterAddrs{Cluster: s.Cluster})
 		}
 		for _, e := range s.Endpoints {
-			groups[i].addrs = append(groups[i].addrs, e.Addr)
+			groups[i].Addrs = append(groups[i].Addrs, e.Addr)
 		}
 	}
 	for i := range groups {
-		slices.SortFunc(groups[i].addrs, netip.Addr.Compare)
-		groups[i].addrs = slices.Compact(groups[i].addrs)
+		slices.SortFunc(groups[i].Addrs, netip.Addr.Compare)
+		groups[i].Addrs = slices.Compact(groups[i].Addrs)
 	}
 	return groups
 }
@@ -52,20 +52,20 @@ func sliceVIPs(si *object.ServiceImport, eps []*object.EndpointSlice) []clusterA
 // R2's ips), and the import's ports as SRV records with the service name as target
 // (R3, R4), taken from the slices when the import lists none. With a local cluster
 // (locality.go), the local cluster's VIP alone while it has a ready one.
-func buildSliceVIPs(r *records, si *object.ServiceImport, eps []*object.EndpointSlice, local string) {
+func buildSliceVIPs(r *Records, si *object.ServiceImport, eps []*object.EndpointSlice, local string) {
 	var all []netip.Addr
-	var pairs []clusterAddr
-	for _, g := range sliceVIPs(si, eps) {
-		all = append(all, g.addrs...)
-		for _, a := range g.addrs {
-			pairs = append(pairs, clusterAddr{cluster: g.cluster, addr: a})
+	var pairs []ClusterAddr
+	for _, g := range SliceVIPs(si, eps) {
+		all = append(all, g.Addrs...)
+		for _, a := range g.Addrs {
+			pairs = append(pairs, ClusterAddr{Cluster: g.Cluster, Addr: a})
 		}
 	}
 	slices.SortFunc(all, netip.Addr.Compare)
-	r.v4, r.v6 = pack(slices.Compact(all))
-	if sub, ok := localSubset(pairs, local); ok {
-		r.v4, r.v6 = pack(sub)
-		r.narrowed = true
+	r.V4, r.V6 = Pack(slices.Compact(all))
+	if sub, ok := LocalSubset(pairs, local); ok {
+		r.V4, r.V6 = Pack(sub)
+		r.Narrowed = true
 	}
 	ports := si.Ports
 	if len(ports) == 0 {
