@@ -24,7 +24,9 @@ type containerd struct {
 }
 
 // containerdConfig: the CRI plugin with runc under cgroupfs (the kubelet's cgroupDriver), the
-// CNI configuration of this node, and restrict_oom_score_adj: the kubelet asks for a negative
+// CNI configuration of this node, the pods' network namespaces under its own state directory
+// (so that a node stopped before the kubelet removed every sandbox leaves none in the host's
+// /var/run/netns), and restrict_oom_score_adj: the kubelet asks for a negative
 // OOM score for sandboxes and critical pods, which needs CAP_SYS_RESOURCE; where root lacks it
 // (containers, some VMs) runc fails with "can't get final child's PID from pipe" unless
 // containerd clamps the score to its own.
@@ -37,6 +39,7 @@ state = %q
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %q
   restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %q
     conf_dir = %q

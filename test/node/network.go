@@ -78,9 +78,9 @@ func writeCNIConfig(o Options, bridge string) error {
 			map[string]any{
 				"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false, "hairpinMode": true,
 				"ipam": map[string]any{
-					"type":   "host-local",
-					"ranges": [][]map[string]string{{{"subnet": o.PodCIDR.Masked().String()}}},
-					"routes": []map[string]string{{"dst": o.ServiceCIDR.Masked().String()}, {"dst": o.ClusterPodCIDR.Masked().String()}},
+					"type":    "host-local",
+					"ranges":  [][]map[string]string{{{"subnet": o.PodCIDR.Masked().String()}}},
+					"routes":  []map[string]string{{"dst": o.ServiceCIDR.Masked().String()}, {"dst": o.ClusterPodCIDR.Masked().String()}},
 					"dataDir": o.path("cni", "ipam"),
 				},
 			},

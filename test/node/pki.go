@@ -62,7 +62,7 @@ func APIServerArgs(dir string, nodeIP netip.Addr) ([]string, error) {
 		return nil, err
 	}
 	files := map[string][]byte{
-		"kubelet-client-ca.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		"kubelet-client-ca.crt":        pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		"apiserver-kubelet-client.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		"apiserver-kubelet-client.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 	}

@@ -47,11 +47,24 @@ func startProxy(o Options) (*controlplane.Daemon, error) {
 		[]string{"--config", conf, "--v=1"}, o.path("kube-proxy.log"), false)
 }
 
-// cleanupProxyRules removes kube-proxy's chains and rules from the host.
+// cleanupProxyRules removes kube-proxy's chains and rules from the host, and the kubelet's
+// (KUBE-FIREWALL, which drops traffic to 127.0.0.0/8 from elsewhere, its canary and hint
+// chains):
+// neither program removes its own when it stops.
 func cleanupProxyRules(o Options) error {
 	out, err := exec.Command(filepath.Join(o.BinDir, "kube-proxy"), "--cleanup").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kube-proxy --cleanup: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	for _, ipt := range []string{"iptables", "ip6tables"} {
+		for _, args := range [][]string{
+			{"-D", "INPUT", "-j", "KUBE-FIREWALL"}, {"-D", "OUTPUT", "-j", "KUBE-FIREWALL"},
+			{"-F", "KUBE-FIREWALL"}, {"-X", "KUBE-FIREWALL"},
+			{"-t", "filter", "-X", "KUBE-KUBELET-CANARY"}, {"-t", "nat", "-X", "KUBE-KUBELET-CANARY"},
+			{"-t", "mangle", "-X", "KUBE-KUBELET-CANARY"}, {"-t", "mangle", "-X", "KUBE-IPTABLES-HINT"},
+		} {
+			_ = exec.Command(ipt, args...).Run() // absent when the kubelet never got that far
+		}
 	}
 	return nil
 }
