@@ -1,7 +1,6 @@
 package clusterset
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -88,36 +87,15 @@ func stopPIDFile(path, name string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if !running(pid, name) {
+	if !controlplane.PIDRunning(pid, name) {
 		return nil
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if !running(pid, name) {
+		if !controlplane.PIDRunning(pid, name) {
 			return nil
 		}
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	return nil
-}
-
-// running reports whether pid is a live process whose program is name (the PID may have been
-// reused since the file was written).
-func running(pid int, name string) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-	return filepath.Base(string(argv0)) == name
 }

@@ -29,3 +29,7 @@ func (d *Daemon) PID() int { return d.p.getPID() }
 
 // LogTail returns the last n lines of the process's log.
 func (d *Daemon) LogTail(n int) string { return logTail(d.p.logPath, n) }
+
+// PIDRunning reports whether pid is a live (not zombie) process running bin (compared by base
+// name): a PID read from a file may have been reused since it was written.
+func PIDRunning(pid int, bin string) bool { return pidRunning(pid, bin) }

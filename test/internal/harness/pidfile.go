@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mcs-dns/multicluster/test/controlplane"
 )
 
 // A detached CoreDNS outlives the program that started it (the demo's `up`); its PID
@@ -65,21 +66,4 @@ func StopFromPIDFile(dir string) error {
 
 // isCoreDNS reports whether pid is a live (not zombie) coredns process: the PID may
 // have been reused since the file was written.
-func isCoreDNS(pid int) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-	return filepath.Base(string(argv0)) == "coredns"
-}
+func isCoreDNS(pid int) bool { return controlplane.PIDRunning(pid, "coredns") }
