@@ -54,9 +54,30 @@ type Response struct {
 // String is dig's output for the response.
 func (r *Response) String() string { return r.Raw }
 
+// ownQueryTries bounds how often a question is asked again when dig read back its own query.
+const ownQueryTries = 3
+
+// ownQuery reports whether r is dig's own query rather than a response (no qr flag). dig sets
+// SO_REUSEPORT on its UDP sockets, as CoreDNS does on its listeners, so the kernel may give dig
+// the server's port as its source port; the query then lands on dig's own socket and dig prints
+// it as the reply: NOERROR, flags "rd ad", its own cookie "echoed". Checked by hand: a socket with
+// SO_REUSEPORT on 127.0.0.1:P and `dig -b 127.0.0.1#P @127.0.0.1 -p P` print exactly that. It
+// happens to about one query in 28,000 (the ephemeral port range), so a suite sending thousands
+// meets it: it is not an answer of the server, and the question is asked again.
+func (r *Response) ownQuery() bool { return !r.Flags["qr"] }
+
 // Query asks one question (qtype like "A", "SRV", "AXFR" is not for here) over UDP
 // unless extra says otherwise (e.g. "+tcp", "+ignore").
-func Query(port int, name, qtype string, extra ...string) (*Response, error) {
+func Query(port int, name, qtype string, extra ...string) (r *Response, err error) {
+	for try := 0; try < ownQueryTries; try++ {
+		if r, err = queryOnce(port, name, qtype, extra...); err != nil || !r.ownQuery() {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func queryOnce(port int, name, qtype string, extra ...string) (*Response, error) {
 	args := append(Server(port), digCommon...)
 	args = append(args, extra...)
 	args = append(args, name, qtype)
@@ -107,6 +128,11 @@ func QueryBatch(port int, qs []Question, extra ...string) ([]*Response, error) {
 	for i, r := range rs {
 		if !strings.EqualFold(r.Qname, dns.Fqdn(qs[i].Name)) || !strings.EqualFold(r.Qtype, qs[i].Type) {
 			return nil, fmt.Errorf("%s: response %d is for %s %s, want %s %s", cmdline, i, r.Qname, r.Qtype, qs[i].Name, qs[i].Type)
+		}
+		if r.ownQuery() {
+			if rs[i], err = Query(port, qs[i].Name, qs[i].Type, extra...); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return rs, nil
