@@ -104,12 +104,7 @@ func verify(r *harness.Response, qname string, w want) []string {
 		seen[k] = true
 	}
 	if len(r.Answer) == 0 && (rcode == "NOERROR" || rcode == "NXDOMAIN") && strings.HasSuffix(strings.ToLower(qname), Zone) {
-		var soas []*dns.SOA
-		for _, rr := range r.Authority {
-			if soa, ok := rr.(*dns.SOA); ok {
-				soas = append(soas, soa)
-			}
-		}
+		soas := authoritySOAs(r)
 		switch {
 		case len(soas) != 1:
 			errs = append(errs, fmt.Sprintf("%d SOA records in authority, want 1", len(soas)))
@@ -364,4 +359,15 @@ func httpGet(url string) (int, string, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), err
+}
+
+// authoritySOAs returns the SOA records of a response's authority section.
+func authoritySOAs(r *harness.Response) []*dns.SOA {
+	var soas []*dns.SOA
+	for _, rr := range r.Authority {
+		if soa, ok := rr.(*dns.SOA); ok {
+			soas = append(soas, soa)
+		}
+	}
+	return soas
 }

@@ -184,12 +184,7 @@ func relayedProblems(r *harness.Response, w want) []string {
 		}
 	}
 	if len(r.Answer) == 0 {
-		var soas []*dns.SOA
-		for _, rr := range r.Authority {
-			if soa, ok := rr.(*dns.SOA); ok {
-				soas = append(soas, soa)
-			}
-		}
+		soas := authoritySOAs(r)
 		switch {
 		case len(soas) != 1:
 			errs = append(errs, fmt.Sprintf("%d SOA records in authority, want the zone's", len(soas)))
