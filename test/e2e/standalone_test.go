@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/mcs-dns/multicluster/test/internal/harness"
 )
 
