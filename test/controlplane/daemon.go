@@ -17,6 +17,17 @@ func StartDaemon(name, bin string, args []string, logPath string, detach bool) (
 	return &Daemon{p: p}, nil
 }
 
+// StartDaemonInNetNS is StartDaemon with the process in the network namespace at netnsPath
+// (e.g. /run/netns/NAME): a second node's kubelet and kube-proxy, whose ports, routes and
+// iptables chains would clash with the first's in the host's namespace.
+func StartDaemonInNetNS(netnsPath, name, bin string, args []string, logPath string, detach bool) (*Daemon, error) {
+	p := &process{name: name, bin: bin, args: args, logPath: logPath, detach: detach, netns: netnsPath}
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	return &Daemon{p: p}, nil
+}
+
 // Stop sends SIGTERM, then SIGKILL if the process has not exited after a while, and waits until
 // it is gone.
 func (d *Daemon) Stop() error { return d.p.stop() }

@@ -27,6 +27,9 @@ type process struct {
 	logPath string
 	pidPath string
 	detach  bool
+	// netns, when set, is the path of a network namespace the process runs in (nsenter
+	// enters it and execs bin, so the PID and the command line are bin's).
+	netns string
 
 	mu   sync.Mutex
 	pid  int
@@ -50,6 +53,9 @@ func (p *process) start() error {
 	fmt.Fprintf(logf, "=== %s: %s %s\n", time.Now().Format(time.RFC3339), p.bin, strings.Join(p.args, " "))
 
 	cmd := exec.Command(p.bin, p.args...)
+	if p.netns != "" {
+		cmd = exec.Command("nsenter", append([]string{"--net=" + p.netns, "--", p.bin}, p.args...)...)
+	}
 	cmd.Env = childEnv()
 	cmd.Stdout = logf
 	cmd.Stderr = logf

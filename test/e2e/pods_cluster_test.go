@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -13,16 +12,11 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
 	"github.com/mcs-dns/multicluster/test/clusterset/exporter"
@@ -33,9 +27,10 @@ import (
 )
 
 // podCluster is one cluster with a real node: kube-apiserver, kube-controller-manager,
-// kube-scheduler, the mcs-api servicecontroller, the exporter, and a kubelet with containerd
-// and kube-proxy; CoreDNS runs in it from deploy/, as an admin runs it.
+// kube-scheduler, the mcs-api servicecontroller, and a kubelet with containerd and kube-proxy;
+// CoreDNS runs in it from deploy/, as an admin runs it.
 type podCluster struct {
+	spec   podClusterSpec
 	cp     *controlplane.ControlPlane
 	cfg    *rest.Config
 	kube   kubernetes.Interface
@@ -47,47 +42,66 @@ type podCluster struct {
 	binDir string
 }
 
-// The cluster's addresses, as kubeadm's defaults have them where they exist (service range,
-// kube-dns at .10); the node's address is on a bridge of its own.
-const (
-	podServiceCIDR = "10.96.0.0/16"
-	podClusterDNS  = "10.96.0.10"
-	// podUpstreamDNS is what CoreDNS's `forward . /etc/resolv.conf` gets: an unused service
-	// address, which the host drops, so nothing leaves the machine.
-	podUpstreamDNS = "10.96.0.2"
-	podClusterCIDR = "10.244.0.0/16"
-	podNodeCIDR    = "10.244.1.0/24"
-	podNodeIP      = "172.30.1.1/24"
-	podNodeName    = "east-node-1"
-	podClusterID   = "east"
-	corednsImage   = "localhost/coredns-multicluster:e2e"
+// podClusterSpec is one cluster's addresses: kubeadm's defaults where they exist (service
+// range, kube-dns at .10), distinct per cluster so that an answer tells which one it came from.
+type podClusterSpec struct {
+	id          string // the cluster id: the exporter's source-cluster label
+	serviceCIDR string
+	clusterDNS  string
+	// upstreamDNS is what CoreDNS's `forward . /etc/resolv.conf` gets: an unused service
+	// address, which the node drops, so nothing leaves the machine.
+	upstreamDNS string
+	clusterCIDR string
+	nodeCIDR    string
+	nodeIP      string
+	nodeName    string
+	zone        string
+	// netns and hostIP put the node in a network namespace of its own (node.Options.NetNS):
+	// the second cluster's node, whose kube-proxy would otherwise clash with the first's.
+	netns, hostIP string
+}
+
+var (
+	eastPods = podClusterSpec{id: "east", serviceCIDR: "10.96.0.0/16", clusterDNS: "10.96.0.10", upstreamDNS: "10.96.0.2",
+		clusterCIDR: "10.244.0.0/16", nodeCIDR: "10.244.1.0/24", nodeIP: "172.30.1.1/24", nodeName: "east-node-1", zone: "east-a"}
+	westPods = podClusterSpec{id: "west", serviceCIDR: "10.97.0.0/16", clusterDNS: "10.97.0.10", upstreamDNS: "10.97.0.2",
+		clusterCIDR: "10.245.0.0/16", nodeCIDR: "10.245.1.0/24", nodeIP: "172.30.2.2/24", nodeName: "west-node-1", zone: "west-a",
+		netns: "mcs-e2e-west", hostIP: "172.30.2.1/24"}
 )
+
+const corednsImage = "localhost/coredns-multicluster:e2e"
 
 // startPodCluster starts it all, or skips t where this machine cannot run a kubelet at all
 // (not root, no bridges or netfilter) and MCS_E2E_REQUIRED is unset.
-func startPodCluster(t *testing.T, ctx context.Context) *podCluster {
+func startPodCluster(t *testing.T, ctx context.Context, spec podClusterSpec) *podCluster {
 	t.Helper()
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := &podCluster{root: root, binDir: filepath.Join(root, ".cache", "bin")}
+	pc := &podCluster{spec: spec, root: root, binDir: filepath.Join(root, ".cache", "bin")}
 	if err := node.Preflight(pc.binDir); err != nil {
 		if required() {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
-	if pc.dir, err = os.MkdirTemp("", "mcs-e2e-pods-"); err != nil {
+	if pc.dir, err = os.MkdirTemp("", "mcs-e2e-pods-"+spec.id+"-"); err != nil {
 		t.Fatal(err)
 	}
-	apiArgs, err := node.APIServerArgs(filepath.Join(pc.dir, "node"), mustPrefix(podNodeIP).Addr())
+	// The API server's address for pods and the kubelet: the node's own, or the host's end of
+	// the veth pair into a node's namespace.
+	advertise := mustPrefix(spec.nodeIP).Addr()
+	if spec.netns != "" {
+		advertise = mustPrefix(spec.hostIP).Addr()
+	}
+	apiArgs, err := node.APIServerArgs(filepath.Join(pc.dir, "node"), advertise)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pc.cp, err = controlplane.Start(ctx, controlplane.Options{
 		ControllerManager: true, MCSController: true,
-		ServiceCIDRs: []string{podServiceCIDR}, ExtraAPIServerArgs: apiArgs,
+		ServiceCIDRs: []string{spec.serviceCIDR}, ExtraAPIServerArgs: apiArgs,
 		WorkDir: filepath.Join(pc.dir, "controlplane"),
 	})
 	if err != nil {
@@ -100,7 +114,7 @@ func startPodCluster(t *testing.T, ctx context.Context) *podCluster {
 		if !t.Failed() {
 			_ = os.RemoveAll(pc.dir)
 		} else {
-			t.Logf("logs kept in %s", pc.dir)
+			t.Logf("logs of cluster %s kept in %s", spec.id, pc.dir)
 		}
 	})
 	pc.cfg = pc.cp.AdminConfig()
@@ -123,12 +137,16 @@ func startPodCluster(t *testing.T, ctx context.Context) *podCluster {
 	}
 	t.Cleanup(func() { _ = sched.Stop() })
 
-	pc.node, err = node.Start(ctx, pc.kube, node.Options{
-		Name: podNodeName, Dir: filepath.Join(pc.dir, "node"), Kubeconfig: kubeconfig, BinDir: pc.binDir,
-		NodeIP: mustPrefix(podNodeIP), PodCIDR: mustPrefix(podNodeCIDR), ClusterPodCIDR: mustPrefix(podClusterCIDR),
-		ServiceCIDR: mustPrefix(podServiceCIDR), ClusterDNS: mustAddr(podClusterDNS), UpstreamDNS: mustAddr(podUpstreamDNS),
-		Zone: "east-a", APIServerPort: pc.cp.SecurePort(),
-	})
+	opts := node.Options{
+		Name: spec.nodeName, Dir: filepath.Join(pc.dir, "node"), Kubeconfig: kubeconfig, BinDir: pc.binDir,
+		NodeIP: mustPrefix(spec.nodeIP), PodCIDR: mustPrefix(spec.nodeCIDR), ClusterPodCIDR: mustPrefix(spec.clusterCIDR),
+		ServiceCIDR: mustPrefix(spec.serviceCIDR), ClusterDNS: mustAddr(spec.clusterDNS), UpstreamDNS: mustAddr(spec.upstreamDNS),
+		Zone: spec.zone, APIServerPort: pc.cp.SecurePort(), NetNS: spec.netns,
+	}
+	if spec.hostIP != "" {
+		opts.HostIP = mustPrefix(spec.hostIP)
+	}
+	pc.node, err = node.Start(ctx, pc.kube, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,83 +189,13 @@ func (pc *podCluster) importImages(ctx context.Context) error {
 	return nil
 }
 
-// applyDeploy applies deploy/*.yaml as the README tells an admin of a cluster without a
-// CoreDNS (`kubectl apply --server-side -f deploy/`), with the image set to the one imported
-// (`kubectl set image`), and the multicluster stanza given this cluster's id.
+// applyDeploy applies deploy/ to the cluster as an admin would (harness.ApplyDeploy).
 func (pc *podCluster) applyDeploy(ctx context.Context) error {
-	ms, err := harness.LoadManifests(pc.root)
-	if err != nil {
-		return err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(pc.kube.Discovery()))
-	for _, m := range ms {
-		obj := m.Obj.DeepCopy()
-		if obj.GetKind() == "Deployment" {
-			if err := setImage(obj, "coredns", corednsImage); err != nil {
-				return err
-			}
-		}
-		gvk := obj.GroupVersionKind()
-		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return fmt.Errorf("deploy/%s %s: %w", m.File, gvk.Kind, err)
-		}
-		data, err := json.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		force := true
-		_, err = pc.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, data,
-			metav1.PatchOptions{FieldManager: "kubectl", Force: &force})
-		if err != nil {
-			return fmt.Errorf("applying deploy/%s %s %s: %w", m.File, gvk.Kind, obj.GetName(), err)
-		}
-	}
-	return nil
+	return harness.ApplyDeploy(ctx, pc.kube, pc.dyn, pc.root, corednsImage, pc.spec.clusterDNS)
 }
 
-func setImage(deploy *unstructured.Unstructured, container, image string) error {
-	cs, _, err := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
-	if err != nil {
-		return err
-	}
-	for i, c := range cs {
-		if m, ok := c.(map[string]any); ok && m["name"] == container {
-			m["image"] = image
-			cs[i] = m
-			return unstructured.SetNestedSlice(deploy.Object, cs, "spec", "template", "spec", "containers")
-		}
-	}
-	return fmt.Errorf("deploy/ Deployment %s has no container %q", deploy.GetName(), container)
-}
-
-// waitRollout waits until every replica of the Deployment runs its latest template and is
-// available, and no pod of an older one is left.
 func (pc *podCluster) waitRollout(ctx context.Context, ns, name string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last string
-	for {
-		d, err := pc.kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			last = rolloutState(d)
-			if d.Status.ObservedGeneration >= d.Generation && d.Spec.Replicas != nil &&
-				d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas &&
-				d.Status.AvailableReplicas == *d.Spec.Replicas {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("deployment %s/%s not rolled out within %s: %s", ns, name, timeout, last)
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-func rolloutState(d *appsv1.Deployment) string {
-	return fmt.Sprintf("generation %d observed %d, replicas %d updated %d available %d", d.Generation,
-		d.Status.ObservedGeneration, d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.AvailableReplicas)
+	return harness.WaitRollout(ctx, pc.kube, ns, name, timeout)
 }
 
 // waitPodRunning waits until the pod runs with every container ready, and returns it.
@@ -282,12 +230,16 @@ func (pc *podCluster) exec(ctx context.Context, ns, pod string, cmd ...string) (
 	return out, err
 }
 
-// runExporter runs the ClusterSet's agent for this one cluster until the test ends.
-func (pc *podCluster) runExporter(t *testing.T) {
+// runExporter runs the ClusterSet's agent over the clusters until the test ends.
+func runExporter(t *testing.T, clusters ...*podCluster) {
+	var members []exporter.Cluster
+	for _, pc := range clusters {
+		members = append(members, exporter.Cluster{Name: pc.spec.id, Kube: pc.kube, MCS: pc.mcs})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- exporter.Run(ctx, []exporter.Cluster{{Name: podClusterID, Kube: pc.kube, MCS: pc.mcs}}, func(f string, a ...any) { t.Logf("exporter: "+f, a...) })
+		done <- exporter.Run(ctx, members, func(f string, a ...any) { t.Logf("exporter: "+f, a...) })
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -29,26 +29,24 @@ import (
 // mcs-api servicecontroller writes the ClusterSetIP. Then a rolling restart of the coredns
 // Deployment while a pod resolves 20 names a second: no lookup may fail.
 func TestPodsResolve(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	begin := time.Now()
-	pc := startPodCluster(t, ctx)
-	t.Logf("cluster with node %s ready in %s", podNodeName, time.Since(begin).Round(time.Second))
+	pc := startPodCluster(t, ctx, eastPods)
+	t.Logf("cluster east with node %s ready in %s", eastPods.nodeName, time.Since(begin).Round(time.Second))
+	west := startPodCluster(t, ctx, westPods)
+	t.Logf("cluster west with node %s (network namespace %s) ready in %s", westPods.nodeName, westPods.netns, time.Since(begin).Round(time.Second))
 
-	if err := pc.applyDeploy(ctx); err != nil {
-		t.Fatal(err)
+	for _, c := range []*podCluster{pc, west} {
+		c.deployCoreDNS(t, ctx)
 	}
-	if err := pc.waitRollout(ctx, "kube-system", "coredns", 3*time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := pc.kube.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
-	if err != nil || svc.Spec.ClusterIP != podClusterDNS {
-		t.Fatalf("kube-dns Service from deploy/: %v, clusterIP %v, want the kubelet's clusterDNS %s", err, svc.Spec.ClusterIP, podClusterDNS)
-	}
-	t.Logf("coredns Deployment from deploy/ available in %s", time.Since(begin).Round(time.Second))
+	t.Logf("coredns Deployment from deploy/ available in both clusters in %s", time.Since(begin).Round(time.Second))
 
 	const ns = "shop"
-	pc.runExporter(t)
+	if err := west.createNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	runExporter(t, pc, west)
 	dbIPs := pc.startWorkloads(t, ctx, ns)
 	webIP := pc.waitClusterSetIP(t, ctx, ns, "web")
 
@@ -66,7 +64,7 @@ func TestPodsResolve(t *testing.T) {
 		{"ClusterSetIP, glibc, absolute", []string{"getent", "ahostsv4", webAbs}, []string{webIP}},
 		{"ClusterSetIP, busybox nslookup", []string{"nslookup", "-type=a", web}, []string{webIP}},
 		{"headless, every ready pod", []string{"getent", "ahostsv4", strings.TrimSuffix(fq("", "db", ns), ".")}, dbIPs},
-		{"per-endpoint name", []string{"getent", "ahostsv4", strings.TrimSuffix(fq("db-0."+podClusterID, "db", ns), ".")}, dbIPs[:1]},
+		{"per-endpoint name", []string{"getent", "ahostsv4", strings.TrimSuffix(fq("db-0."+eastPods.id, "db", ns), ".")}, dbIPs[:1]},
 		{"cluster.local still resolves", []string{"getent", "ahostsv4", "kubernetes.default.svc.cluster.local"}, []string{"10.96.0.1"}},
 		{"cluster.local short name through the search path", []string{"getent", "ahostsv4", "kubernetes.default"}, []string{"10.96.0.1"}},
 	}
@@ -87,6 +85,8 @@ func TestPodsResolve(t *testing.T) {
 		}
 	}
 
+	west.resolveFromWest(t, ctx, ns, dbIPs)
+
 	// What one lookup costs with the kubelet's ndots:5: a name with fewer than five dots goes
 	// through the search path first (three cluster.local suffixes), for A and AAAA each.
 	for _, name := range []string{web, webAbs} {
@@ -97,12 +97,69 @@ func TestPodsResolve(t *testing.T) {
 	pc.rolloutWhileResolving(t, ctx, client, web, webIP)
 }
 
+// deployCoreDNS applies deploy/ and waits for the coredns Deployment, with the kube-dns Service
+// at the kubelet's clusterDNS.
+func (pc *podCluster) deployCoreDNS(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if err := pc.applyDeploy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.waitRollout(ctx, "kube-system", "coredns", 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := pc.kube.CoreV1().Services("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+	if err != nil || svc.Spec.ClusterIP != pc.spec.clusterDNS {
+		t.Fatalf("cluster %s: kube-dns Service from deploy/: %v, clusterIP %v, want the kubelet's clusterDNS %s", pc.spec.id, err, svc.Spec.ClusterIP, pc.spec.clusterDNS)
+	}
+}
+
+// resolveFromWest asks from a pod of the second cluster, whose node runs in a network namespace
+// of its own: east's headless pods by their per-endpoint names and all together, through west's
+// CoreDNS, which knows them only from the exporter's copies of east's slices.
+func (pc *podCluster) resolveFromWest(t *testing.T, ctx context.Context, ns string, eastDB []string) {
+	t.Helper()
+	client := pc.startClientPod(t, ctx, "default", "client")
+	cases := []struct {
+		name string
+		want []string
+	}{
+		{"db-0." + eastPods.id + ".db." + ns + ".svc.clusterset.local", eastDB[:1]},
+		{"db-1." + eastPods.id + ".db." + ns + ".svc.clusterset.local", eastDB[1:2]},
+		{"db." + ns + ".svc.clusterset.local", eastDB},
+	}
+	for _, c := range cases {
+		// The copies reach west a moment after east's slices: retried for a few seconds.
+		var got []string
+		var out string
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var err error
+			out, err = pc.exec(ctx, "default", client, "getent", "ahostsv4", c.name)
+			got = addressesIn(out)
+			if err == nil && slices.Equal(got, sorted(c.want)) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		if !slices.Equal(got, sorted(c.want)) {
+			t.Errorf("a pod in west: getent ahostsv4 %s gave %v, want east's %v\n%s", c.name, got, sorted(c.want), out)
+		} else {
+			t.Logf("a pod in west: %s -> %v (east's pods)", c.name, got)
+		}
+	}
+}
+
+func (pc *podCluster) createNamespace(ctx context.Context, ns string) error {
+	_, err := pc.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	return err
+}
+
 // startWorkloads creates, in ns, a Deployment-made ClusterSetIP Service "web" and two
 // StatefulSet-like pods (hostname, subdomain) behind the headless Service "db", exports both,
 // and returns db-0's and db-1's addresses once running.
 func (pc *podCluster) startWorkloads(t *testing.T, ctx context.Context, ns string) []string {
 	t.Helper()
-	if _, err := pc.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if err := pc.createNamespace(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
 	web := int32(2)
@@ -202,8 +259,8 @@ func (pc *podCluster) startClientPod(t *testing.T, ctx context.Context, ns, name
 		t.Fatal(err)
 	}
 	t.Logf("the pod's resolv.conf, as the kubelet wrote it:\n%s", out)
-	if !strings.Contains(out, "nameserver "+podClusterDNS) || !strings.Contains(out, "ndots:5") {
-		t.Fatalf("resolv.conf without nameserver %s and ndots:5:\n%s", podClusterDNS, out)
+	if !strings.Contains(out, "nameserver "+pc.spec.clusterDNS) || !strings.Contains(out, "ndots:5") {
+		t.Fatalf("resolv.conf without nameserver %s and ndots:5:\n%s", pc.spec.clusterDNS, out)
 	}
 	return name
 }

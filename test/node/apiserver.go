@@ -24,7 +24,7 @@ type apiForwarder struct {
 
 // forwardAPIServer starts forwarding the node's address at port to 127.0.0.1:port.
 func (n *Node) forwardAPIServer(port int) error {
-	ln, err := net.Listen("tcp", net.JoinHostPort(n.opts.NodeIP.Addr().String(), strconv.Itoa(port)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(n.opts.apiAddr().String(), strconv.Itoa(port)))
 	if err != nil {
 		return err
 	}

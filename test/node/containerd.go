@@ -59,7 +59,7 @@ func startContainerd(ctx context.Context, o Options) (*containerd, error) {
 	if err := os.WriteFile(conf, []byte(containerdConfig(o, c.socket)), 0o644); err != nil {
 		return nil, err
 	}
-	d, err := controlplane.StartDaemon("containerd", "containerd", []string{"--config", conf}, o.path("containerd.log"), false)
+	d, err := o.startDaemon("containerd", "containerd", []string{"--config", conf})
 	if err != nil {
 		return nil, err
 	}

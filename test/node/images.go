@@ -33,26 +33,49 @@ const (
 // epoch is every timestamp in the images: the same files give the same digest.
 var epoch = time.Unix(0, 0).UTC()
 
-// WriteImages writes the sandbox image and BusyboxImage as docker archives into dir and returns
-// their paths, for ImportImage. No registry is reachable here: every image a node runs is built
-// from files of this machine.
+// The images the MCS conformance suite's workloads name (sigs.k8s.io/mcs-api/conformance,
+// k8s_objects.go), built here under those names: no spec sets imagePullPolicy and neither tag is
+// latest, so the kubelet uses them as present (IfNotPresent). The request pod runs `sh -ec` and
+// exec's `nslookup -type=A|AAAA|SRV`, which busybox's nslookup answers in the form the suite
+// parses; the hello pods run a `sh -c` script of echo, grep, tr and awk that starts socat
+// (Debian's, with the libraries it loads).
+const (
+	NetshootImage = "docker.io/nicolaka/netshoot:v0.15"
+	SocatImage    = "docker.io/alpine/socat:1.7.4.4"
+)
+
+const socatBin = "/usr/bin/socat"
+
+// WriteImages writes the sandbox image, BusyboxImage and the conformance suite's images as
+// docker archives into dir and returns their paths, for ImportImage. No registry is reachable
+// here: every image a node runs is built from files of this machine.
 func WriteImages(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	files, err := busyboxFiles()
+	if err != nil {
+		return nil, err
+	}
+	socat, err := binaryFiles(socatBin, "apt-get install -y socat")
 	if err != nil {
 		return nil, err
 	}
 	images := []struct {
 		ref, file string
+		files     []imageFile
 		cmd       []string
 	}{
 		// The sandbox holds the pod's namespaces and does nothing: what pause does.
-		{SandboxImage, "pause.tar", []string{"/bin/sleep", "2147483647"}},
-		{BusyboxImage, "busybox.tar", []string{"/bin/sh"}},
+		{SandboxImage, "pause.tar", files, []string{"/bin/sleep", "2147483647"}},
+		{BusyboxImage, "busybox.tar", files, []string{"/bin/sh"}},
+		{NetshootImage, "netshoot.tar", files, []string{"/bin/sh"}},
+		{SocatImage, "socat.tar", append(append([]imageFile{}, files...), socat...), []string{"/bin/sh"}},
 	}
 	var out []string
 	for _, im := range images {
 		path := filepath.Join(dir, im.file)
-		if err := writeImage(path, im.ref, files, im.cmd); err != nil {
+		if err := writeImage(path, im.ref, im.files, im.cmd); err != nil {
 			return nil, fmt.Errorf("image %s: %w", im.ref, err)
 		}
 		out = append(out, path)
@@ -84,21 +107,36 @@ func busyboxFiles() ([]imageFile, error) {
 	}
 	// getent and what the dynamic loader maps for it (glibc 2.36 has its NSS "files" and "dns"
 	// modules built into libc.so.6).
-	libs, err := sharedLibraries(getentBin)
+	getent, err := binaryFiles(getentBin, "apt-get install -y libc-bin")
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range append([]string{getentBin}, libs...) {
+	files = append(files, getent...)
+	files = append(files,
+		imageFile{path: "etc/nsswitch.conf", data: []byte("hosts: files dns\n"), mode: 0o644},
+		imageFile{path: "tmp/.keep", mode: 0o644},
+	)
+	return files, nil
+}
+
+// binaryFiles is a dynamically linked program with the libraries ldd resolves for it, at the
+// paths the loader looks for them.
+func binaryFiles(bin, fix string) ([]imageFile, error) {
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, fix)
+	}
+	libs, err := sharedLibraries(bin)
+	if err != nil {
+		return nil, err
+	}
+	var files []imageFile
+	for _, p := range append([]string{bin}, libs...) {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
 		}
 		files = append(files, imageFile{path: strings.TrimPrefix(p, "/"), data: data, mode: 0o755})
 	}
-	files = append(files,
-		imageFile{path: "etc/nsswitch.conf", data: []byte("hosts: files dns\n"), mode: 0o644},
-		imageFile{path: "tmp/.keep", mode: 0o644},
-	)
 	return files, nil
 }
 
@@ -133,7 +171,12 @@ func writeImage(path, ref string, files []imageFile, cmd []string) error {
 			return err
 		}
 	}
+	written := map[string]bool{}
 	for _, f := range files {
+		if written[f.path] {
+			continue // a library two programs load
+		}
+		written[f.path] = true
 		h := &tar.Header{Name: f.path, Mode: f.mode, ModTime: epoch, Typeflag: tar.TypeReg, Size: int64(len(f.data))}
 		if f.link != "" {
 			h = &tar.Header{Name: f.path, Linkname: f.link, Mode: 0o777, ModTime: epoch, Typeflag: tar.TypeSymlink}

@@ -24,6 +24,7 @@ func kubeletConfig(o Options) string {
 kind: KubeletConfiguration
 failCgroupV1: false
 cgroupDriver: cgroupfs
+cgroupRoot: %s
 containerRuntimeEndpoint: unix://%s
 address: %s
 port: 10250
@@ -55,8 +56,17 @@ serializeImagePulls: false
 localStorageCapacityIsolation: false
 podCIDR: %s
 maxPods: 60
-`, o.path("containerd", "containerd.sock"), o.NodeIP.Addr(), o.path("pki", "kubelet-client-ca.crt"),
+`, o.cgroupRoot(), o.path("containerd", "containerd.sock"), o.NodeIP.Addr(), o.path("pki", "kubelet-client-ca.crt"),
 		o.ClusterDNS, o.path("resolv.conf"), o.PodCIDR.Masked())
+}
+
+// cgroupRoot is the kubelet's cgroupRoot: the hierarchy's root, or for a node in a namespace a
+// cgroup of its own (netns.go, makeCgroupRoot).
+func (o Options) cgroupRoot() string {
+	if o.NetNS != "" {
+		return "/" + o.NetNS
+	}
+	return "/"
 }
 
 func startKubelet(o Options) (*controlplane.Daemon, error) {
@@ -79,7 +89,7 @@ func startKubelet(o Options) (*controlplane.Daemon, error) {
 	}
 	args := []string{
 		"--config", conf,
-		"--kubeconfig", o.Kubeconfig,
+		"--kubeconfig", o.kubeconfig(),
 		"--hostname-override", o.Name,
 		"--node-ip", o.NodeIP.Addr().String(),
 		"--node-labels", strings.Join(labels, ","),
@@ -87,5 +97,5 @@ func startKubelet(o Options) (*controlplane.Daemon, error) {
 		"--cert-dir", o.path("kubelet", "pki"),
 		"--v=1",
 	}
-	return controlplane.StartDaemon("kubelet", filepath.Join(o.BinDir, "kubelet"), args, o.path("kubelet.log"), false)
+	return o.startDaemon("kubelet", filepath.Join(o.BinDir, "kubelet"), args)
 }

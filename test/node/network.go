@@ -20,6 +20,8 @@ type network struct {
 	nodeBridge, podBridge string
 	routes                []string
 	forwardWas            string
+	// netns and cgroupRoot are set for a node in a namespace of its own (netns.go).
+	netns, cgroupRoot string
 }
 
 // bridgeNames are the node's interfaces, named after the node (interface names have at most 15
@@ -30,6 +32,9 @@ func bridgeNames(name string) (node, pods string) {
 }
 
 func setUpNetwork(o Options) (*network, error) {
+	if o.NetNS != "" {
+		return setUpNetNS(o)
+	}
 	n := &network{}
 	n.nodeBridge, n.podBridge = bridgeNames(o.Name)
 	// A bridge left by a run that was killed is taken down first: its address would clash.
@@ -96,6 +101,14 @@ func writeCNIConfig(o Options, bridge string) error {
 
 func (n *network) tearDown() error {
 	var errs []error
+	if n.netns != "" {
+		// The veth pair, the host's routes through it and the namespace's chains go with it.
+		errs = append(errs, ip("netns", "del", n.netns))
+		if n.cgroupRoot != "" {
+			errs = append(errs, removeCgroupRoot(strings.TrimPrefix(n.cgroupRoot, "/")))
+		}
+		return errors.Join(errs...)
+	}
 	for _, r := range n.routes {
 		errs = append(errs, ip("route", "del", "blackhole", r))
 	}

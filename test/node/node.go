@@ -60,6 +60,15 @@ type Options struct {
 	// port (forwarded to loopback), which the API server advertises (APIServerArgs).
 	APIServerPort int
 
+	// NetNS, when set, runs the node in a network namespace of that name (created by Start,
+	// deleted by Stop): a second node on this machine, whose kube-proxy would otherwise share
+	// the first's iptables chains and whose kubelet its ports. NodeIP is then on the namespace's
+	// end of a veth pair and HostIP (same subnet) on the host's end: the kubelet reaches the
+	// API server at HostIP (give APIServerArgs HostIP's address, not NodeIP's), the host routes
+	// PodCIDR and ServiceCIDR into the namespace.
+	NetNS  string
+	HostIP netip.Prefix
+
 	// Ready bounds the wait for the Node to turn Ready. Default 90s.
 	Ready time.Duration
 }
@@ -102,6 +111,9 @@ func Start(ctx context.Context, client kubernetes.Interface, o Options) (n *Node
 	if err = n.forwardAPIServer(o.APIServerPort); err != nil {
 		return n, err
 	}
+	if err = writeNodeKubeconfig(o); err != nil {
+		return n, err
+	}
 	if n.ctrd, err = startContainerd(ctx, o); err != nil {
 		return n, err
 	}
@@ -127,6 +139,9 @@ func (o *Options) defaults() error {
 	if !o.ClusterDNS.IsValid() || !o.UpstreamDNS.IsValid() || o.UpstreamDNS.IsLoopback() {
 		return errors.New("node: ClusterDNS and a non-loopback UpstreamDNS are required")
 	}
+	if o.NetNS != "" && (!o.HostIP.IsValid() || !o.HostIP.Masked().Contains(o.NodeIP.Addr())) {
+		return errors.New("node: a node in a network namespace needs HostIP, in NodeIP's subnet")
+	}
 	if o.BinDir == "" {
 		root, err := controlplane.RepoRoot()
 		if err != nil {
@@ -142,6 +157,24 @@ func (o *Options) defaults() error {
 
 func (o Options) path(elem ...string) string {
 	return filepath.Join(append([]string{o.Dir}, elem...)...)
+}
+
+// apiAddr is where the node's programs and pods reach the API server: the node's own address,
+// or the host's end of the veth pair for a node in a namespace.
+func (o Options) apiAddr() netip.Addr {
+	if o.NetNS != "" {
+		return o.HostIP.Addr()
+	}
+	return o.NodeIP.Addr()
+}
+
+// startDaemon starts one of the node's programs, in the node's network namespace if it has one.
+func (o Options) startDaemon(name, bin string, args []string) (*controlplane.Daemon, error) {
+	log := o.path(name + ".log")
+	if o.NetNS != "" {
+		return controlplane.StartDaemonInNetNS(netnsPath(o.NetNS), name, bin, args, log, false)
+	}
+	return controlplane.StartDaemon(name, bin, args, log, false)
 }
 
 // Name is the Node's name.
@@ -166,7 +199,8 @@ func (n *Node) Stop(ctx context.Context) error {
 	if n.ctrd != nil {
 		errs = append(errs, n.ctrd.stop())
 	}
-	if n.proxy != nil {
+	if n.proxy != nil && n.opts.NetNS == "" {
+		// A namespace's chains go with it (tearDown).
 		errs = append(errs, cleanupProxyRules(n.opts))
 	}
 	if n.net != nil {

@@ -31,7 +31,7 @@ conntrack:
   maxPerCore: 0
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
-`, o.Kubeconfig, o.ClusterPodCIDR.Masked(), o.Name, o.NodeIP.Addr(), healthz, metrics, o.NodeIP.Masked())
+`, o.kubeconfig(), o.ClusterPodCIDR.Masked(), o.Name, o.NodeIP.Addr(), healthz, metrics, o.NodeIP.Masked())
 }
 
 func startProxy(o Options) (*controlplane.Daemon, error) {
@@ -43,8 +43,7 @@ func startProxy(o Options) (*controlplane.Daemon, error) {
 	if err := os.WriteFile(conf, []byte(proxyConfig(o, ports[0], ports[1])), 0o644); err != nil {
 		return nil, err
 	}
-	return controlplane.StartDaemon("kube-proxy", filepath.Join(o.BinDir, "kube-proxy"),
-		[]string{"--config", conf, "--v=1"}, o.path("kube-proxy.log"), false)
+	return o.startDaemon("kube-proxy", filepath.Join(o.BinDir, "kube-proxy"), []string{"--config", conf, "--v=1"})
 }
 
 // cleanupProxyRules removes kube-proxy's chains and rules from the host, and the kubelet's
