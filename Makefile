@@ -65,19 +65,24 @@ demo-down:
 	cd test && $(GO) run ./demo down
 
 # A real ClusterSet (README "A real ClusterSet"): clusters east (IPv4) and west (dual-stack),
-# each etcd, kube-apiserver, kube-controller-manager, the mcs-api servicecontroller and
-# bin/coredns, plus the exporter process, all detached under .clusterset/ (kubeconfig
-# .clusterset/kubeconfig, contexts east and west); then a dig walk-through beside the Pods and
-# EndpointSlices. `make clusterset-down` stops it and removes .clusterset/.
+# each etcd, kube-apiserver, kube-controller-manager, kube-scheduler, the mcs-api
+# servicecontroller and a kubelet node (containerd, kube-proxy; in network namespace
+# mcs-<cluster>) with CoreDNS from deploy/ in it, plus the exporter; kubeconfig
+# .clusterset/kubeconfig (contexts east and west); then a dig walk-through beside the Pods and
+# EndpointSlices, and lookups from inside pods. It keeps running in the background
+# (mcs-clusterset serve) until `make clusterset-down`. Where this machine cannot run a kubelet,
+# it says why and runs the clusters without nodes (CoreDNS on loopback).
 clusterset:
-	@echo "==> make clusterset: tools (kube-controller-manager and the mcs-api servicecontroller on top of make demo's), CoreDNS, the exporter, then two clusters"
+	@echo "==> make clusterset: tools (kube-controller-manager, kube-scheduler, kubelet, kube-proxy and the mcs-api servicecontroller on top of make demo's), CoreDNS, the exporter, then two clusters"
 	./hack/ensure-tools.sh
 	$(MAKE) --no-print-directory coredns
 	cd test && $(GO) build -o ../.cache/bin/mcs-exporter ./clusterset/cmd/mcs-exporter
-	cd test && $(GO) run ./clusterset/cmd/mcs-clusterset up -exporter ../.cache/bin/mcs-exporter
+	cd test && $(GO) build -o ../.cache/bin/mcs-clusterset ./clusterset/cmd/mcs-clusterset
+	./.cache/bin/mcs-clusterset up -exporter .cache/bin/mcs-exporter
 
 clusterset-down:
-	cd test && $(GO) run ./clusterset/cmd/mcs-clusterset down
+	cd test && $(GO) build -o ../.cache/bin/mcs-clusterset ./clusterset/cmd/mcs-clusterset
+	./.cache/bin/mcs-clusterset down
 
 # Benchmarks, not part of `make test` (BENCHMARKS.md says what and how): dnsperf
 # throughput and latency of the file plugin, the in-tree kubernetes multicluster option

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
 	"github.com/mcs-dns/multicluster/test/internal/harness"
+	"github.com/mcs-dns/multicluster/test/node"
 )
 
 // Cluster is one running member.
@@ -23,8 +24,12 @@ type Cluster struct {
 	CP *controlplane.ControlPlane
 	// Clients talk to it as its administrator.
 	Clients harness.Clients
-	// DNS is its CoreDNS.
+	// DNS is its CoreDNS on loopback; nil with a real node, where CoreDNS runs in the
+	// cluster (DNSServer says where to ask).
 	DNS *harness.CoreDNS
+
+	node      *node.Node
+	scheduler *controlplane.Daemon
 
 	podCIDRs []netip.Prefix
 	ipMu     sync.Mutex
@@ -34,12 +39,17 @@ type Cluster struct {
 // NodeName is the name of the cluster's one Node.
 func (c *Cluster) NodeName() string { return c.Name + "-node-1" }
 
-// Stop stops CoreDNS and the control plane.
+// HasNode reports whether the cluster runs a real node (Options.Nodes).
+func (c *Cluster) HasNode() bool { return c.node != nil }
+
+// Stop stops CoreDNS, the node (while the API server can still tell its kubelet to take the
+// pods down) and the control plane.
 func (c *Cluster) Stop() error {
 	var errs []error
 	if c.DNS != nil {
 		errs = append(errs, c.DNS.Stop())
 	}
+	errs = append(errs, c.stopNode())
 	if c.CP != nil {
 		errs = append(errs, c.CP.Stop())
 	}

@@ -31,13 +31,17 @@ type Spec struct {
 	PodCIDRs []string
 	// Zone is the topology.kubernetes.io/zone label of the cluster's Node.
 	Zone string
+	// Node is the addressing of the cluster's real node (Options.Nodes).
+	Node NodeSpec
 }
 
 // Specs are the two clusters: east single-stack IPv4, west dual-stack (IPv4 primary), with
 // distinct service and pod CIDRs so an answer tells which cluster it came from.
 var Specs = []Spec{
-	{Name: "east", ServiceCIDRs: []string{"10.96.0.0/16"}, PodCIDRs: []string{"10.1.0.0/16"}, Zone: "east-1a"},
-	{Name: "west", ServiceCIDRs: []string{"10.97.0.0/16", "fd00:97::/112"}, PodCIDRs: []string{"10.2.0.0/16", "fd00:2::/64"}, Zone: "west-1a"},
+	{Name: "east", ServiceCIDRs: []string{"10.96.0.0/16"}, PodCIDRs: []string{"10.1.0.0/16"}, Zone: "east-1a",
+		Node: NodeSpec{NodeIP: "172.31.1.2/24", HostIP: "172.31.1.1/24", PodCIDR: "10.1.1.0/24", ClusterDNS: "10.96.0.10", UpstreamDNS: "10.96.0.2"}},
+	{Name: "west", ServiceCIDRs: []string{"10.97.0.0/16", "fd00:97::/112"}, PodCIDRs: []string{"10.2.0.0/16", "fd00:2::/64"}, Zone: "west-1a",
+		Node: NodeSpec{NodeIP: "172.31.2.2/24", HostIP: "172.31.2.1/24", PodCIDR: "10.2.1.0/24", ClusterDNS: "10.97.0.10", UpstreamDNS: "10.97.0.2"}},
 }
 
 // ExporterMode says how Start runs the exporter.
@@ -65,6 +69,10 @@ type Options struct {
 	// CoreDNSPorts are the clusters' DNS ports on 127.0.0.1, in Specs order; 0 or missing
 	// means a free one.
 	CoreDNSPorts []int
+	// Nodes gives every cluster a real node, in a network namespace of its own, and runs
+	// CoreDNS in it from deploy/ instead of on loopback (nodes.go). Pods are then real: the
+	// kubelet writes their status. Not with Detach: the nodes live as long as this program.
+	Nodes bool
 }
 
 // ClusterSet is the running ClusterSet.
@@ -84,6 +92,9 @@ type ClusterSet struct {
 func Start(ctx context.Context, opts Options) (cs *ClusterSet, err error) {
 	if _, err := harness.CoreDNSBinary(); err != nil {
 		return nil, err
+	}
+	if opts.Nodes && opts.Detach {
+		return nil, errors.New("clusterset: Nodes cannot be Detached (the nodes run in this program)")
 	}
 	cs = &ClusterSet{Dir: opts.Dir}
 	if cs.Dir == "" {
@@ -113,7 +124,7 @@ func Start(ctx context.Context, opts Options) (cs *ClusterSet, err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs.Clusters[i], errs[i] = startCluster(ctx, spec, filepath.Join(cs.Dir, spec.Name), opts.Detach, port)
+			cs.Clusters[i], errs[i] = startCluster(ctx, spec, filepath.Join(cs.Dir, spec.Name), opts, port)
 		}()
 	}
 	wg.Wait()
@@ -130,8 +141,9 @@ func Start(ctx context.Context, opts Options) (cs *ClusterSet, err error) {
 }
 
 // startCluster starts one member: its control plane with both controllers, a Node, and
-// CoreDNS as deploy/rbac.yaml's ServiceAccount. A cluster that fails to start is stopped.
-func startCluster(ctx context.Context, spec Spec, dir string, detach bool, dnsPort int) (c *Cluster, err error) {
+// CoreDNS as deploy/rbac.yaml's ServiceAccount (with opts.Nodes: a real node and CoreDNS from
+// deploy/ in it). A cluster that fails to start is stopped.
+func startCluster(ctx context.Context, spec Spec, dir string, opts Options, dnsPort int) (c *Cluster, err error) {
 	c = &Cluster{Spec: spec, Dir: dir}
 	for _, s := range spec.PodCIDRs {
 		p, err := netip.ParsePrefix(s)
@@ -140,12 +152,19 @@ func startCluster(ctx context.Context, spec Spec, dir string, detach bool, dnsPo
 		}
 		c.podCIDRs = append(c.podCIDRs, p)
 	}
+	var apiArgs []string
+	if opts.Nodes {
+		if apiArgs, err = c.nodeAPIServerArgs(); err != nil {
+			return nil, err
+		}
+	}
 	c.CP, err = controlplane.Start(ctx, controlplane.Options{
-		WorkDir:           filepath.Join(dir, "controlplane"),
-		Detach:            detach,
-		ServiceCIDRs:      spec.ServiceCIDRs,
-		ControllerManager: true,
-		MCSController:     true,
+		WorkDir:            filepath.Join(dir, "controlplane"),
+		Detach:             opts.Detach,
+		ServiceCIDRs:       spec.ServiceCIDRs,
+		ControllerManager:  true,
+		MCSController:      true,
+		ExtraAPIServerArgs: apiArgs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", spec.Name, err)
@@ -159,10 +178,16 @@ func startCluster(ctx context.Context, spec Spec, dir string, detach bool, dnsPo
 	if c.Clients, err = harness.NewClients(c.CP.AdminConfig()); err != nil {
 		return c, err
 	}
+	if opts.Nodes {
+		if err := c.startNode(ctx); err != nil {
+			return c, fmt.Errorf("cluster %s: %w", spec.Name, err)
+		}
+		return c, nil
+	}
 	if err := c.createNode(ctx); err != nil {
 		return c, fmt.Errorf("cluster %s: %w", spec.Name, err)
 	}
-	if err := c.startCoreDNS(ctx, detach, dnsPort); err != nil {
+	if err := c.startCoreDNS(ctx, opts.Detach, dnsPort); err != nil {
 		return c, fmt.Errorf("cluster %s: %w", spec.Name, err)
 	}
 	return c, nil

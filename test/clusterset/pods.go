@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// No kubelet runs: a Pod is created with spec.nodeName set (the scheduler's part) and its
+// Without a node (Options.Nodes unset) no kubelet runs: a Pod is created with spec.nodeName set (the scheduler's part) and its
 // status is written through the pods/status subresource (the kubelet's part). That is all
 // kube-controller-manager's EndpointSlice controller reads: it publishes a Pod with a podIP,
 // a non-terminal phase and an existing Node (endpointslice's podToEndpoint and
@@ -73,6 +73,9 @@ type PodSpec struct {
 // once its containers run: phase Running, one address per pod CIDR, Ready as given. It
 // returns the addresses.
 func (c *Cluster) CreatePod(ctx context.Context, p PodSpec, ready bool) ([]string, error) {
+	if c.node != nil {
+		return c.runPod(ctx, p, ready)
+	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels},
 		Spec: corev1.PodSpec{
@@ -95,6 +98,9 @@ func (c *Cluster) CreatePod(ctx context.Context, p PodSpec, ready bool) ([]strin
 
 // SetPodReady flips the Pod's Ready condition (a readiness probe failing or passing).
 func (c *Cluster) SetPodReady(ctx context.Context, ns, name string, ready bool) error {
+	if c.node != nil {
+		return fmt.Errorf("cluster %s: a kubelet owns the status of pod %s/%s", c.Name, ns, name)
+	}
 	return c.patchPodStatus(ctx, ns, name, map[string]any{"conditions": []map[string]any{condition(corev1.PodReady, ready)}})
 }
 

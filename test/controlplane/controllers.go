@@ -27,8 +27,11 @@ var ControllerManagerControllers = []string{
 	// (CoreDNS from deploy/), every namespace gets the kube-root-ca.crt ConfigMap that
 	// projected ServiceAccount tokens mount, and the node lifecycle controller lifts the
 	// node.kubernetes.io/not-ready taint a kubelet registers its Node with, once it is Ready.
+	// StatefulSets: the pods with hostname and subdomain behind a headless Service (the MCS
+	// conformance suite's per-endpoint DNS spec runs one).
 	"deployment-controller",
 	"replicaset-controller",
+	"statefulset-controller",
 	"root-ca-certificate-publisher-controller",
 	"node-lifecycle-controller",
 }

@@ -1,0 +1,83 @@
+package clusterset
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcs-dns/multicluster/test/controlplane"
+)
+
+// A ClusterSet with nodes (Options.Nodes) lives as long as the program that started it: the
+// nodes' forwarders run in it and only it can drain them. make clusterset therefore runs that
+// program in the background (mcs-clusterset serve, its own session), recorded in ServePIDFile;
+// StopServe ends it with SIGTERM, on which it drains the nodes and stops everything.
+
+const (
+	// ServePIDFile and ServeLogFile are the background program's PID and output, under the
+	// ClusterSet's directory; ReadyFile appears once it serves.
+	ServePIDFile = "mcs-clusterset.pid"
+	ServeLogFile = "mcs-clusterset.log"
+	ReadyFile    = "ready"
+	serveName    = "mcs-clusterset"
+)
+
+// StartServe starts bin with args in its own session, its output in dir/ServeLogFile, and
+// records its PID.
+func StartServe(dir, bin string, args ...string) (int, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, ServeLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	controlplane.CloseInheritedOnExec()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+	return pid, os.WriteFile(filepath.Join(dir, ServePIDFile), []byte(strconv.Itoa(pid)+"\n"), 0o644)
+}
+
+// ServeRunning returns the background program's PID if it runs.
+func ServeRunning(dir string) (int, bool) {
+	data, err := os.ReadFile(filepath.Join(dir, ServePIDFile))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || !controlplane.PIDRunning(pid, serveName) {
+		return pid, false
+	}
+	return pid, true
+}
+
+// StopServe sends the background program SIGTERM and waits until it has drained the nodes and
+// stopped (up to timeout; then SIGKILL, whose children die with it). Not running is no error.
+func StopServe(dir string, timeout time.Duration) error {
+	pid, running := ServeRunning(dir)
+	defer os.Remove(filepath.Join(dir, ServePIDFile))
+	if !running {
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if !controlplane.PIDRunning(pid, serveName) {
+			return nil
+		}
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	return errors.New(serveName + " did not stop within " + timeout.String() + " of SIGTERM: killed (see " + filepath.Join(dir, ServeLogFile) + ")")
+}
