@@ -51,6 +51,9 @@ func setUpNetNS(o Options) (*network, error) {
 	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {
+			if s[0] == "route" {
+				return n, routeTaken(s[2], err)
+			}
 			return n, err
 		}
 	}

@@ -58,7 +58,7 @@ func setUpNetwork(o Options) (*network, error) {
 	for _, r := range blackholes {
 		_ = ip("route", "del", "blackhole", r)
 		if err := ip("route", "add", "blackhole", r); err != nil {
-			return n, err
+			return n, routeTaken(r, err)
 		}
 		n.routes = append(n.routes, r)
 	}
@@ -121,6 +121,17 @@ func (n *network) tearDown() error {
 		errs = append(errs, os.WriteFile(ipForward, []byte(n.forwardWas), 0o644))
 	}
 	return errors.Join(errs...)
+}
+
+// routeTaken explains a route that could not be added because another owner has it: most
+// likely another node of this machine (make clusterset routes its clusters' ranges into their
+// namespaces).
+func routeTaken(prefix string, err error) error {
+	out, _ := exec.Command("ip", "route", "show", prefix).CombinedOutput()
+	if have := strings.TrimSpace(string(out)); have != "" {
+		return fmt.Errorf("%w: the host already routes %s (%s): another node uses this range; if `make clusterset` runs, stop it with `make clusterset-down`", err, prefix, have)
+	}
+	return err
 }
 
 func ip(args ...string) error {
