@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/mcs-dns/multicluster/internal/object"
-	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // The local cluster's identity, when the Corefile does not give it, is the about-api
@@ -38,7 +37,7 @@ var (
 
 // rebuildAll is queued when the local cluster id changes: the worker then rebuilds
 // every service, in its own goroutine like any other rebuild.
-var rebuildAll = zone.ServiceKey{Name: "\x00rebuild-all"}
+var rebuildAll = object.ServiceKey{Name: "\x00rebuild-all"}
 
 // clusterIDWatch keeps loc's cluster id equal to the ClusterProperty's value.
 type clusterIDWatch struct {
@@ -188,6 +187,6 @@ func (c *controller) newClusterIDWatch(dyn dynamic.Interface) *clusterIDWatch {
 // rebuildEvery rebuilds every service, after the local cluster id changed.
 func (c *controller) rebuildEvery() {
 	for _, key := range c.imports.keys() {
-		c.rebuild(zone.ServiceKey{Namespace: key.namespace, Name: key.name})
+		c.rebuild(object.ServiceKey{Namespace: key.namespace, Name: key.name})
 	}
 }

@@ -53,7 +53,7 @@ var (
 
 // barrier is queued once both stores have synced: when the worker reaches it, every
 // service queued during the initial list has been published.
-var barrier = zone.ServiceKey{}
+var barrier = object.ServiceKey{}
 
 // controller watches ServiceImports and EndpointSlices and keeps the index current.
 // Store changes only queue the affected service; a single worker rebuilds queued
@@ -72,7 +72,7 @@ type controller struct {
 	retryMax time.Duration
 	opts     object.ImportOptions // how ServiceImports are read (internal/object/compat.go)
 
-	queue   workqueue.TypedInterface[zone.ServiceKey]
+	queue   workqueue.TypedInterface[object.ServiceKey]
 	imports *objectStore
 	slices  *objectStore
 	watches []resourceWatch
@@ -84,7 +84,7 @@ type controller struct {
 	once    sync.Once
 
 	mu      sync.Mutex
-	changed map[zone.ServiceKey]time.Time // when a queued service first changed, for the freshness histogram
+	changed map[object.ServiceKey]time.Time // when a queued service first changed, for the freshness histogram
 	// changedPeak is the most services changed was holding since it was last made;
 	// a map never shrinks, so once drained after a burst (a start, a relist) it is
 	// made anew rather than keep a table sized for every service.
@@ -117,9 +117,9 @@ func newController(kube kubernetes.Interface, mcs mcsclient.Interface, x *zone.I
 		index:    x,
 		zoneLen:  zoneLen,
 		retryMax: 10 * time.Second,
-		queue:    workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[zone.ServiceKey]{Name: ""}),
+		queue:    workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[object.ServiceKey]{Name: ""}),
 		settled:  make(chan struct{}),
-		changed:  map[zone.ServiceKey]time.Time{},
+		changed:  map[object.ServiceKey]time.Time{},
 		failing:  map[string]bool{},
 		skips:    newSkipLog(),
 	}
@@ -278,7 +278,7 @@ func (c *controller) onImport(oldObj, obj any, deleted bool) {
 	} else {
 		c.skips.report("ServiceImport", si.Namespace, si.Name, si.Bad)
 	}
-	c.enqueue(zone.ServiceKey{Namespace: si.Namespace, Name: si.Name})
+	c.enqueue(object.ServiceKey{Namespace: si.Namespace, Name: si.Name})
 }
 
 // onSlice queues the service of an EndpointSlice that was added, changed or deleted
@@ -293,7 +293,7 @@ func (c *controller) onSlice(oldObj, obj any, deleted bool) {
 			return
 		}
 		if old.Service != s.Service {
-			c.enqueue(zone.ServiceKey{Namespace: old.Namespace, Name: old.Service})
+			c.enqueue(object.ServiceKey{Namespace: old.Namespace, Name: old.Service})
 		}
 	}
 	if deleted {
@@ -302,7 +302,7 @@ func (c *controller) onSlice(oldObj, obj any, deleted bool) {
 		c.skips.report("EndpointSlice", s.Namespace, s.Name, s.Bad)
 	}
 	if s.Service != "" {
-		c.enqueue(zone.ServiceKey{Namespace: s.Namespace, Name: s.Service})
+		c.enqueue(object.ServiceKey{Namespace: s.Namespace, Name: s.Service})
 	}
 }
 
@@ -327,7 +327,7 @@ func sameSlice(a, b *object.EndpointSlice) bool {
 }
 
 // enqueue queues a service for a rebuild and remembers when it first changed.
-func (c *controller) enqueue(k zone.ServiceKey) {
+func (c *controller) enqueue(k object.ServiceKey) {
 	c.mu.Lock()
 	if _, ok := c.changed[k]; !ok {
 		c.changed[k] = time.Now()
@@ -362,7 +362,7 @@ func (c *controller) processNext() bool {
 	since, timed := c.changed[k]
 	delete(c.changed, k)
 	if len(c.changed) == 0 && c.changedPeak > 1024 {
-		c.changed, c.changedPeak = map[zone.ServiceKey]time.Time{}, 0
+		c.changed, c.changedPeak = map[object.ServiceKey]time.Time{}, 0
 	}
 	c.mu.Unlock()
 
@@ -374,7 +374,7 @@ func (c *controller) processNext() bool {
 }
 
 // rebuild builds the records of one service from the stores and publishes them.
-func (c *controller) rebuild(k zone.ServiceKey) {
+func (c *controller) rebuild(k object.ServiceKey) {
 	var si *object.ServiceImport
 	if obj, ok := c.imports.get(k.Namespace, k.Name); ok {
 		si, _ = obj.(*object.ServiceImport)

@@ -116,14 +116,14 @@ var tcp5432 = []epPort{{"tcp", corev1.ProtocolTCP, 5432}}
 // the informer transforms, grouped by service.
 func load(t testing.TB, m *MultiCluster, objs ...any) {
 	t.Helper()
-	imports := map[zone.ServiceKey]*object.ServiceImport{}
-	slices := map[zone.ServiceKey][]*object.EndpointSlice{}
+	imports := map[object.ServiceKey]*object.ServiceImport{}
+	slices := map[object.ServiceKey][]*object.EndpointSlice{}
 	for _, o := range objs {
 		switch o.(type) {
 		case *discovery.EndpointSlice:
 			tr, _ := object.TransformSlice(o)
 			s := tr.(*object.EndpointSlice)
-			k := zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}
+			k := object.ServiceKey{Namespace: s.Namespace, Name: s.Service}
 			slices[k] = append(slices[k], s)
 		default:
 			tr, _ := object.TransformImport(o)
@@ -131,7 +131,7 @@ func load(t testing.TB, m *MultiCluster, objs ...any) {
 			if !ok {
 				t.Fatalf("unexpected object %T", o)
 			}
-			imports[zone.ServiceKey{Namespace: si.Namespace, Name: si.Name}] = si
+			imports[object.ServiceKey{Namespace: si.Namespace, Name: si.Name}] = si
 		}
 	}
 	for k, si := range imports {

@@ -19,7 +19,6 @@ import (
 	mcsscheme "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/scheme"
 
 	"github.com/mcs-dns/multicluster/internal/object"
-	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // The reflectors are built on list-watchers that report every list and watch call's
@@ -105,12 +104,12 @@ func storedIn(s *objectStore) storedVersion {
 }
 
 // sliceService is the service an EndpointSlice belongs to (the slice store's index).
-func sliceService(obj any) (zone.ServiceKey, bool) {
+func sliceService(obj any) (object.ServiceKey, bool) {
 	s, ok := obj.(*object.EndpointSlice)
 	if !ok || s.Service == "" {
-		return zone.ServiceKey{}, false
+		return object.ServiceKey{}, false
 	}
-	return zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}, true
+	return object.ServiceKey{Namespace: s.Namespace, Name: s.Service}, true
 }
 
 // Retrying a reflector whose list or watch failed: client-go's schedule (800 ms

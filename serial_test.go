@@ -20,7 +20,7 @@ func TestSerialNeverGoesBackAcrossRestart(t *testing.T) {
 	publishAll := func(x *zone.Index, n int, ip string) {
 		for i := range n {
 			si, _ := object.TransformImport(clusterSetIP("shop", fmt.Sprintf("web%d", i), []string{ip}, nil))
-			x.Publish(zone.ServiceKey{Namespace: "shop", Name: fmt.Sprintf("web%d", i)}, zone.Build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
+			x.Publish(object.ServiceKey{Namespace: "shop", Name: fmt.Sprintf("web%d", i)}, zone.Build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
 		}
 	}
 

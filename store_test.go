@@ -8,7 +8,6 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 
 	"github.com/mcs-dns/multicluster/internal/object"
-	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 type storeChange struct {
@@ -142,7 +141,7 @@ func TestStoreServiceIndex(t *testing.T) {
 
 func serviceSlices(s *objectStore, svc string) []string {
 	var names []string
-	s.ofService(zone.ServiceKey{Namespace: "shop", Name: svc}, func(o any) { names = append(names, o.(*object.EndpointSlice).Name) })
+	s.ofService(object.ServiceKey{Namespace: "shop", Name: svc}, func(o any) { names = append(names, o.(*object.EndpointSlice).Name) })
 	slices.Sort(names)
 	return names
 }

@@ -135,7 +135,7 @@ func TestSerialMovesOnEveryChange(t *testing.T) {
 	m := syncedPlugin()
 	clock := time.Unix(1_800_000_000, 0)
 	m.index.Serial = zone.NewSerial(func() time.Time { return clock })
-	k := zone.ServiceKey{Namespace: "shop", Name: "web"}
+	k := object.ServiceKey{Namespace: "shop", Name: "web"}
 	r := func(ip string) *zone.Records {
 		tr, _ := object.TransformImport(clusterSetIP("shop", "web", []string{ip}, nil))
 		return zone.Build(tr.(*object.ServiceImport), nil, m.longestZone(), func(string, string) {})

@@ -10,13 +10,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// ServiceKey names an imported service.
-type ServiceKey struct {
-	Namespace string
-	Name      string
-}
+	"github.com/mcs-dns/multicluster/internal/object"
+)
 
 // Index is what queries read: the records of every imported service, the namespaces
 // that have one, and the zone's SOA serial. Writers build a service's records without
@@ -24,7 +20,7 @@ type ServiceKey struct {
 // old or new records, never a mix, and wait at most for a map assignment.
 type Index struct {
 	mu       sync.RWMutex
-	services map[ServiceKey]*Records
+	services map[object.ServiceKey]*Records
 	// namespaces counts the ServiceImports per namespace: "<ns>.svc.<zone>" exists
 	// while it is above zero (spec section 3).
 	namespaces map[string]int
@@ -43,14 +39,14 @@ type Index struct {
 
 // NewIndex returns an empty index whose serial starts at the current time.
 func NewIndex() *Index {
-	return &Index{services: map[ServiceKey]*Records{}, namespaces: map[string]int{},
+	return &Index{services: map[object.ServiceKey]*Records{}, namespaces: map[string]int{},
 		Serial: NewSerial(time.Now), Moved: make(chan struct{}, 1)}
 }
 
 // Lookup returns the records of the service, or nil.
 func (x *Index) Lookup(namespace, name string) *Records {
 	x.mu.RLock()
-	r := x.services[ServiceKey{namespace, name}]
+	r := x.services[object.ServiceKey{Namespace: namespace, Name: name}]
 	x.mu.RUnlock()
 	return r
 }
@@ -65,7 +61,7 @@ func (x *Index) HasNamespace(namespace string) bool {
 
 // Publish replaces the records of a service (nil removes it) and reports whether any
 // answer changed, in which case the serial moves (spec R10), and the new totals.
-func (x *Index) Publish(k ServiceKey, r *Records) (bool, Stats) {
+func (x *Index) Publish(k object.ServiceKey, r *Records) (bool, Stats) {
 	x.mu.Lock()
 	old := x.services[k]
 	switch {
@@ -99,14 +95,14 @@ func (x *Index) Publish(k ServiceKey, r *Records) (bool, Stats) {
 }
 
 // Snapshot returns every service in a stable order, for zone transfers.
-func (x *Index) Snapshot() ([]ServiceKey, []*Records) {
+func (x *Index) Snapshot() ([]object.ServiceKey, []*Records) {
 	x.mu.RLock()
-	keys := make([]ServiceKey, 0, len(x.services))
+	keys := make([]object.ServiceKey, 0, len(x.services))
 	for k := range x.services {
 		keys = append(keys, k)
 	}
 	x.mu.RUnlock()
-	slices.SortFunc(keys, func(a, b ServiceKey) int {
+	slices.SortFunc(keys, func(a, b object.ServiceKey) int {
 		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
 			return c
 		}

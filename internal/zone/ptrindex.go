@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // The reverse index: which names each served address answers PTR queries with. It is
@@ -13,7 +15,7 @@ import (
 // PTROwner is a name an address belongs to: the service name when name is "", else the
 // per-endpoint name "<hostname>.<clusterid>" of the service.
 type PTROwner struct {
-	Svc  ServiceKey
+	Svc  object.ServiceKey
 	Name string
 }
 
@@ -42,7 +44,7 @@ func (x *Index) LookupPTR(addr netip.Addr) []PTROwner {
 
 // reindexPTR replaces the reverse entries of service k, from old to r (either may be
 // nil). The caller holds x.mu for writing.
-func (x *Index) reindexPTR(k ServiceKey, old, r *Records) {
+func (x *Index) reindexPTR(k object.ServiceKey, old, r *Records) {
 	if x.Rev == nil {
 		return
 	}
