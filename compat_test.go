@@ -469,7 +469,7 @@ func TestControllerVIPsFromSlices(t *testing.T) {
 	m := New([]string{"clusterset.local."})
 	m.imports.VIPsFromSlices = true
 	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
-	m.ctrl.opts = m.imports
+	m.ctrl.watch.Imports = m.imports
 	m.ctrl.start()
 	t.Cleanup(m.ctrl.stop)
 	m.ctrl.waitSettled(5 * time.Second)
