@@ -227,9 +227,9 @@ func TestVIPsFromSlices(t *testing.T) {
 	// A second cluster's backend becomes ready: both VIPs, and the answers change.
 	objs := lighthouseClusterSet()
 	objs[2] = lighthouseVIPSlice("shop", "web", "west", "10.97.1.10", true, []epPort{{"http", tcp, 80}})
-	before := m.index.Lookup("shop", "web").Digest
+	before := m.index.Lookup("shop", "web").Digest()
 	loadWith(t, m, object.ImportOptions{VIPsFromSlices: true}, objs...)
-	if m.index.Lookup("shop", "web").Digest == before {
+	if m.index.Lookup("shop", "web").Digest() == before {
 		t.Error("digest did not change when a cluster's VIP became ready")
 	}
 	serve(t, m, []test.Case{

@@ -180,7 +180,7 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "slice without import to be NXDOMAIN", answers(t, m, dbName, dns.TypeA, dns.RcodeNameError))
-	changes := m.index.Serial.Changes.Load()
+	changes := m.index.Serial().Changes()
 
 	si := headlessImport("shop", "db", nil, sp("tcp", tcp, 5432))
 	if _, err := f.mcs.MulticlusterV1beta1().ServiceImports("shop").Create(ctx, si, metav1.CreateOptions{}); err != nil {
@@ -188,7 +188,7 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 	}
 	eventually(t, "the import to publish the slice's address", answers(t, m, dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10"))
 	eventually(t, "the per-endpoint name", answers(t, m, "db-0.east."+dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10"))
-	if n := m.index.Serial.Changes.Load(); n == changes {
+	if n := m.index.Serial().Changes(); n == changes {
 		t.Error("no change recorded (the serial would not move) when the ServiceImport was added")
 	} else {
 		changes = n
@@ -205,10 +205,10 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the updated slice", answers(t, m, dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10", "10.1.0.11", "10.2.0.10"))
-	if n := m.index.Serial.Changes.Load(); n == changes {
+	if n := m.index.Serial().Changes(); n == changes {
 		t.Error("no change recorded (the serial would not move) on slice changes")
 	}
-	changes = m.index.Serial.Changes.Load()
+	changes = m.index.Serial().Changes()
 
 	// An update that changes nothing an answer depends on must not move the serial.
 	es.Annotations = map[string]string{"touched": "yes"}
@@ -221,7 +221,7 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the deleted slice", answers(t, m, dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10", "10.1.0.11"))
-	if n := m.index.Serial.Changes.Load() - changes; n != 1 {
+	if n := m.index.Serial().Changes() - changes; n != 1 {
 		t.Errorf("%d changes recorded for one real change and one no-op update, want 1", n)
 	}
 	eventually(t, "the deleted cluster's name", answers(t, m, "db-0.west.us."+dbName, dns.TypeA, dns.RcodeNameError))

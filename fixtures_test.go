@@ -3,6 +3,7 @@ package multicluster
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
@@ -143,11 +144,14 @@ func load(t testing.TB, m *MultiCluster, objs ...any) {
 }
 
 // syncedPlugin returns a plugin for clusterset.local whose watches count as synced.
-func syncedPlugin(zones ...string) *MultiCluster {
+func syncedPlugin(zones ...string) *MultiCluster { return syncedPluginAt(time.Now, zones...) }
+
+// syncedPluginAt is syncedPlugin with the serial's clock now.
+func syncedPluginAt(now func() time.Time, zones ...string) *MultiCluster {
 	if len(zones) == 0 {
 		zones = []string{"clusterset.local."}
 	}
-	m := New(zones)
+	m := newPlugin(zones, zone.NewIndex(now))
 	m.nsAddrs = []netip.Addr{netip.MustParseAddr("10.96.0.10")}
 	m.setNSAddrs()
 	m.ctrl = newController(nil, nil, m.index, m.longestZone())

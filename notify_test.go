@@ -20,7 +20,7 @@ func countingNotifier(t *testing.T, m *MultiCluster, ready *atomic.Bool, fail er
 	var sent []string
 	n := &notifier{
 		zones: m.Zones,
-		moved: m.index.Moved,
+		moved: m.index.Moved(),
 		send: func(z string) notifyResult {
 			mu.Lock()
 			sent = append(sent, z)

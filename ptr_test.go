@@ -89,8 +89,8 @@ func TestPTR(t *testing.T) {
 			t.Errorf("after the delete: %s: %v", tc.Qname, err)
 		}
 	}
-	if len(m.index.Rev) != len(reverseEntries(m)) {
-		t.Errorf("reverse index has %d addresses, the records %d", len(m.index.Rev), len(reverseEntries(m)))
+	if n, _ := m.index.ReverseSize(); n != len(reverseEntries(m)) {
+		t.Errorf("reverse index has %d addresses, the records %d", n, len(reverseEntries(m)))
 	}
 }
 
@@ -139,7 +139,7 @@ func TestPTRZonesAndFallthrough(t *testing.T) {
 	m = syncedPlugin()
 	load(t, m, ptrSet()...)
 	m.Next = test.NextHandler(dns.RcodeRefused, nil)
-	if m.index.Rev != nil {
+	if n, _ := m.index.ReverseSize(); n != 0 {
 		t.Error("reverse index built without reverse zones")
 	}
 	w := dnstest.NewRecorder(&test.ResponseWriter{})

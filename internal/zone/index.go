@@ -25,23 +25,30 @@ type Index struct {
 	// while it is above zero (spec section 3).
 	namespaces map[string]int
 	totals     Stats
-	Serial     *Serial
-	// Moved is signalled, without blocking, whenever answers change; the NOTIFY
-	// sender waits on it (notify.go).
-	Moved chan struct{}
-	// Rev maps an address to the names PTR answers with, when reverse zones are
-	// served (ptr.go); nil otherwise.
-	Rev map[netip.Addr][]PTROwner
-	// RevENT counts, per prefix, the addresses of rev below it: the reverse names of
+	serial     *Serial
+	// moved is signalled, without blocking, whenever answers change.
+	moved chan struct{}
+	// rev maps an address to the names PTR answers with, when reverse zones are
+	// served (EnablePTR); nil otherwise.
+	rev map[netip.Addr][]PTROwner
+	// revENT counts, per prefix, the addresses of rev below it: the reverse names of
 	// those prefixes exist without data (ptrents.go).
-	RevENT map[netip.Prefix]int32
+	revENT map[netip.Prefix]int32
 }
 
-// NewIndex returns an empty index whose serial starts at the current time.
-func NewIndex() *Index {
+// NewIndex returns an empty index whose serial reads the clock now (time.Now but in
+// tests) and starts at its current time.
+func NewIndex(now func() time.Time) *Index {
 	return &Index{services: map[object.ServiceKey]*Records{}, namespaces: map[string]int{},
-		Serial: NewSerial(time.Now), Moved: make(chan struct{}, 1)}
+		serial: NewSerial(now), moved: make(chan struct{}, 1)}
 }
+
+// Serial is the zone's SOA serial.
+func (x *Index) Serial() *Serial { return x.serial }
+
+// Moved receives a value, sent without blocking, whenever answers change; the NOTIFY
+// sender waits on it.
+func (x *Index) Moved() <-chan struct{} { return x.moved }
 
 // Lookup returns the records of the service, or nil.
 func (x *Index) Lookup(namespace, name string) *Records {
@@ -86,10 +93,10 @@ func (x *Index) Publish(k object.ServiceKey, r *Records) (bool, Stats) {
 	x.totals.add(r, 1)
 	t := x.totals
 	x.mu.Unlock()
-	if old != nil && r != nil && old.Digest == r.Digest {
+	if old != nil && r != nil && old.digest == r.digest {
 		return false, t
 	}
-	x.Serial.Change()
+	x.serial.Change()
 	x.signalMoved()
 	return true, t
 }
@@ -140,7 +147,7 @@ func (s *Stats) add(r *Records, sign int) {
 // signalMoved records that the serial moved; it never blocks.
 func (x *Index) signalMoved() {
 	select {
-	case x.Moved <- struct{}{}:
+	case x.moved <- struct{}{}:
 	default:
 	}
 }
