@@ -25,7 +25,8 @@ import (
 // about.k8s.io, its id in spec.value (kubernetes-sigs/about-api,
 // config/crd/about.k8s.io_clusterproperties.yaml serves v1beta1 and v1alpha1 with the
 // same spec). It is read with the dynamic client, since the about-api Go module is not
-// a dependency, and watched: a new id rebuilds every service once.
+// a dependency, and watched: each new id is told (the plugin then rebuilds every
+// service once).
 
 const clusterPropertyName = "cluster.clusterset.k8s.io"
 

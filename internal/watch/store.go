@@ -12,7 +12,7 @@ import (
 
 // objectStore is where a client-go reflector keeps one resource's trimmed objects,
 // instead of a shared informer's store and queue. The reflector calls it directly,
-// and it tells the controller of each change as it makes it.
+// and it tells the Handler of each change as it makes it.
 //
 // The difference is the relist. An informer replaces its whole store on every relist
 // (an API server restart): it rebuilds its indices, queues every object as a delta
@@ -20,7 +20,7 @@ import (
 // ServiceImports and 200,000 EndpointSlices that was 190 MB of garbage, most of a
 // relist's memory peak. Here a relisted object that is the stored one (reusing and
 // the watch decoders hand the stored copy on for an unchanged version) costs a map
-// lookup, and only the objects that changed, came or went reach the controller.
+// lookup, and only the objects that changed, came or went reach the Handler.
 type objectStore struct {
 	// trim turns an API object into its trimmed form (and passes trimmed ones on);
 	// the reflector also applies it to a streamed list as the list arrives.
