@@ -102,7 +102,7 @@ func BenchmarkUpdate(b *testing.B) {
 			discovery.AddressTypeIPv4, []epPort{{"http", tcp, 8080}}, list...))
 		eps = append(eps, s.(*object.EndpointSlice))
 	}
-	k := zone.ServiceKey{Namespace: "bench", Name: "hl100"}
+	k := object.ServiceKey{Namespace: "bench", Name: "hl100"}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -104,13 +104,13 @@ func active(s *discovery.EndpointSlice, v string) *discovery.EndpointSlice {
 // loadWith is load with import options.
 func loadWith(t testing.TB, m *MultiCluster, o object.ImportOptions, objs ...any) {
 	t.Helper()
-	imports := map[zone.ServiceKey]*object.ServiceImport{}
-	byService := map[zone.ServiceKey][]*object.EndpointSlice{}
+	imports := map[object.ServiceKey]*object.ServiceImport{}
+	byService := map[object.ServiceKey][]*object.EndpointSlice{}
 	for _, obj := range objs {
 		if es, ok := obj.(*discovery.EndpointSlice); ok {
 			tr, _ := object.TransformSlice(es)
 			s := tr.(*object.EndpointSlice)
-			byService[zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}] = append(byService[zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}], s)
+			byService[object.ServiceKey{Namespace: s.Namespace, Name: s.Service}] = append(byService[object.ServiceKey{Namespace: s.Namespace, Name: s.Service}], s)
 			continue
 		}
 		tr, _ := o.Transform(obj)
@@ -118,7 +118,7 @@ func loadWith(t testing.TB, m *MultiCluster, o object.ImportOptions, objs ...any
 		if !ok {
 			t.Fatalf("unexpected object %T", obj)
 		}
-		imports[zone.ServiceKey{Namespace: si.Namespace, Name: si.Name}] = si
+		imports[object.ServiceKey{Namespace: si.Namespace, Name: si.Name}] = si
 	}
 	for k, si := range imports {
 		m.index.Publish(k, zone.Build(si, byService[k], m.longestZone(), func(string, string) {}))
@@ -227,9 +227,9 @@ func TestVIPsFromSlices(t *testing.T) {
 	// A second cluster's backend becomes ready: both VIPs, and the answers change.
 	objs := lighthouseClusterSet()
 	objs[2] = lighthouseVIPSlice("shop", "web", "west", "10.97.1.10", true, []epPort{{"http", tcp, 80}})
-	before := m.index.Lookup("shop", "web").Digest
+	before := m.index.Lookup("shop", "web").Digest()
 	loadWith(t, m, object.ImportOptions{VIPsFromSlices: true}, objs...)
-	if m.index.Lookup("shop", "web").Digest == before {
+	if m.index.Lookup("shop", "web").Digest() == before {
 		t.Error("digest did not change when a cluster's VIP became ready")
 	}
 	serve(t, m, []test.Case{
@@ -469,7 +469,7 @@ func TestControllerVIPsFromSlices(t *testing.T) {
 	m := New([]string{"clusterset.local."})
 	m.imports.VIPsFromSlices = true
 	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
-	m.ctrl.opts = m.imports
+	m.ctrl.watch.Imports = m.imports
 	m.ctrl.start()
 	t.Cleanup(m.ctrl.stop)
 	m.ctrl.waitSettled(5 * time.Second)

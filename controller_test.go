@@ -25,6 +25,13 @@ import (
 	mcsfake "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned/fake"
 )
 
+// The API the fake cluster serves, as the watches (internal/watch) ask for it.
+const (
+	mcsGroup        = "multicluster.x-k8s.io"
+	resourceImports = "serviceimports"
+	resourceSlices  = "endpointslices"
+)
+
 // fakeCluster is an API server made of client-go's and mcs-api's fake clientsets.
 type fakeCluster struct {
 	kube *kubefake.Clientset
@@ -102,7 +109,7 @@ func startPlugin(t *testing.T, f *fakeCluster) *MultiCluster {
 	t.Helper()
 	m := New([]string{"clusterset.local."})
 	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
-	m.ctrl.retryMax = 50 * time.Millisecond
+	m.ctrl.watch.RetryMax = 50 * time.Millisecond
 	m.ctrl.start()
 	t.Cleanup(m.ctrl.stop)
 	m.ctrl.waitSettled(5 * time.Second)
@@ -173,7 +180,7 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "slice without import to be NXDOMAIN", answers(t, m, dbName, dns.TypeA, dns.RcodeNameError))
-	changes := m.index.Serial.Changes.Load()
+	changes := m.index.Serial().Changes()
 
 	si := headlessImport("shop", "db", nil, sp("tcp", tcp, 5432))
 	if _, err := f.mcs.MulticlusterV1beta1().ServiceImports("shop").Create(ctx, si, metav1.CreateOptions{}); err != nil {
@@ -181,7 +188,7 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 	}
 	eventually(t, "the import to publish the slice's address", answers(t, m, dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10"))
 	eventually(t, "the per-endpoint name", answers(t, m, "db-0.east."+dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10"))
-	if n := m.index.Serial.Changes.Load(); n == changes {
+	if n := m.index.Serial().Changes(); n == changes {
 		t.Error("no change recorded (the serial would not move) when the ServiceImport was added")
 	} else {
 		changes = n
@@ -198,10 +205,10 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the updated slice", answers(t, m, dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10", "10.1.0.11", "10.2.0.10"))
-	if n := m.index.Serial.Changes.Load(); n == changes {
+	if n := m.index.Serial().Changes(); n == changes {
 		t.Error("no change recorded (the serial would not move) on slice changes")
 	}
-	changes = m.index.Serial.Changes.Load()
+	changes = m.index.Serial().Changes()
 
 	// An update that changes nothing an answer depends on must not move the serial.
 	es.Annotations = map[string]string{"touched": "yes"}
@@ -214,7 +221,7 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the deleted slice", answers(t, m, dbName, dns.TypeA, dns.RcodeSuccess, "10.1.0.10", "10.1.0.11"))
-	if n := m.index.Serial.Changes.Load() - changes; n != 1 {
+	if n := m.index.Serial().Changes() - changes; n != 1 {
 		t.Errorf("%d changes recorded for one real change and one no-op update, want 1", n)
 	}
 	eventually(t, "the deleted cluster's name", answers(t, m, "db-0.west.us."+dbName, dns.TypeA, dns.RcodeNameError))
@@ -230,8 +237,8 @@ func TestControllerAnyOrderUpdatesAndDeletes(t *testing.T) {
 func TestControllerV1alpha1Only(t *testing.T) {
 	f := newFakeCluster("v1alpha1")
 	m := startPlugin(t, f)
-	if m.ctrl.version != "v1alpha1" {
-		t.Fatalf("watching %q, want v1alpha1", m.ctrl.version)
+	if v := m.ctrl.watches.Version(); v != "v1alpha1" {
+		t.Fatalf("watching %q, want v1alpha1", v)
 	}
 	if _, err := f.mcs.MulticlusterV1alpha1().ServiceImports("legacy").Create(context.TODO(), alphaImport("legacy", "old", "10.42.1.1"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -336,8 +343,9 @@ func TestSliceMovesBetweenServices(t *testing.T) {
 }
 
 // TestOutageServesLastKnownState: after the first sync a failing API server turns the
-// state to stale, which still answers (NXDOMAIN included) and stays ready; the first
-// successful call turns it back.
+// state to stale, which still answers (NXDOMAIN included) and stays ready; the watches'
+// recovery turns it back (which failures count, and when every resource has recovered:
+// internal/watch TestOutageIsToldOnce).
 func TestOutageServesLastKnownState(t *testing.T) {
 	f := newFakeCluster("v1beta1")
 	m := startPlugin(t, f)
@@ -347,7 +355,7 @@ func TestOutageServesLastKnownState(t *testing.T) {
 	}
 	eventually(t, "web", answers(t, m, "web.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeSuccess, "10.42.0.1"))
 
-	m.ctrl.apiResult(resourceSlices, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused"))
+	m.ctrl.APIFailed()
 	if got := watchState(m.ctrl.state.Load()); got != stateStale {
 		t.Fatalf("state %s during an outage, want stale", got)
 	}
@@ -358,19 +366,12 @@ func TestOutageServesLastKnownState(t *testing.T) {
 		!answers(t, m, "nope.shop.svc.clusterset.local.", dns.TypeA, dns.RcodeNameError)() {
 		t.Error("answers during an outage must be the last known ones")
 	}
-	// Another resource failing and recovering does not end the outage of the first.
-	m.ctrl.apiResult(resourceImports, apierrors.NewForbidden(schema.GroupResource{Group: mcsGroup, Resource: "serviceimports"}, "", nil))
-	m.ctrl.apiResult(resourceImports, nil)
+	m.ctrl.APIFailed()
 	if got := watchState(m.ctrl.state.Load()); got != stateStale {
-		t.Fatalf("state %s while endpointslices still fail, want stale", got)
+		t.Fatalf("state %s after a second failure, want stale", got)
 	}
-	m.ctrl.apiResult(resourceSlices, nil)
+	m.ctrl.APIRecovered()
 	if got := watchState(m.ctrl.state.Load()); got != stateSynced {
 		t.Fatalf("state %s after recovery, want synced", got)
-	}
-	// Expired resource versions are a normal relist, not an outage.
-	m.ctrl.apiResult(resourceSlices, apierrors.NewResourceExpired("too old"))
-	if got := watchState(m.ctrl.state.Load()); got != stateSynced {
-		t.Fatalf("state %s after an expired watch, want synced", got)
 	}
 }

@@ -3,6 +3,7 @@ package multicluster
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
@@ -116,14 +117,14 @@ var tcp5432 = []epPort{{"tcp", corev1.ProtocolTCP, 5432}}
 // the informer transforms, grouped by service.
 func load(t testing.TB, m *MultiCluster, objs ...any) {
 	t.Helper()
-	imports := map[zone.ServiceKey]*object.ServiceImport{}
-	slices := map[zone.ServiceKey][]*object.EndpointSlice{}
+	imports := map[object.ServiceKey]*object.ServiceImport{}
+	slices := map[object.ServiceKey][]*object.EndpointSlice{}
 	for _, o := range objs {
 		switch o.(type) {
 		case *discovery.EndpointSlice:
 			tr, _ := object.TransformSlice(o)
 			s := tr.(*object.EndpointSlice)
-			k := zone.ServiceKey{Namespace: s.Namespace, Name: s.Service}
+			k := object.ServiceKey{Namespace: s.Namespace, Name: s.Service}
 			slices[k] = append(slices[k], s)
 		default:
 			tr, _ := object.TransformImport(o)
@@ -131,7 +132,7 @@ func load(t testing.TB, m *MultiCluster, objs ...any) {
 			if !ok {
 				t.Fatalf("unexpected object %T", o)
 			}
-			imports[zone.ServiceKey{Namespace: si.Namespace, Name: si.Name}] = si
+			imports[object.ServiceKey{Namespace: si.Namespace, Name: si.Name}] = si
 		}
 	}
 	for k, si := range imports {
@@ -143,11 +144,14 @@ func load(t testing.TB, m *MultiCluster, objs ...any) {
 }
 
 // syncedPlugin returns a plugin for clusterset.local whose watches count as synced.
-func syncedPlugin(zones ...string) *MultiCluster {
+func syncedPlugin(zones ...string) *MultiCluster { return syncedPluginAt(time.Now, zones...) }
+
+// syncedPluginAt is syncedPlugin with the serial's clock now.
+func syncedPluginAt(now func() time.Time, zones ...string) *MultiCluster {
 	if len(zones) == 0 {
 		zones = []string{"clusterset.local."}
 	}
-	m := New(zones)
+	m := newPlugin(zones, zone.NewIndex(now))
 	m.nsAddrs = []netip.Addr{netip.MustParseAddr("10.96.0.10")}
 	m.setNSAddrs()
 	m.ctrl = newController(nil, nil, m.index, m.longestZone())

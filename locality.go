@@ -52,11 +52,8 @@ func (l *locality) cluster() string {
 	return *l.id.Load()
 }
 
-// set installs a new local cluster id and reports whether it changed.
-func (l *locality) set(id string) bool {
-	old := l.id.Swap(&id)
-	return *old != id
-}
+// set installs a new local cluster id.
+func (l *locality) set(id string) { l.id.Store(&id) }
 
 // localFor returns the cluster whose endpoints si's name prefers, or "" when its
 // answers are not narrowed.

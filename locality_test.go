@@ -299,10 +299,10 @@ func TestClusterPropertyForbidden(t *testing.T) {
 	dyn.PrependReactor("*", "clusterproperties", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(gvr.GroupResource(), clusterPropertyName, errors.New("no RBAC"))
 	})
+	logs := captureLog(t)
 	m := startPluginWithClusterProperty(t, f, dyn)
-	w := m.ctrl.clusterID
 	eventually(t, "the forbidden watch to be reported", func() bool {
-		return w.problems.current(clusterIDTopic+" watch") == "forbidden"
+		return logs.count("ClusterProperty "+clusterPropertyName+": RBAC forbids reading it") > 0
 	})
 	ctx := context.TODO()
 	if _, err := f.mcs.MulticlusterV1beta1().ServiceImports("shop").Create(ctx, prefer(headlessImport("shop", "db", nil), "PreferClose"), metav1.CreateOptions{}); err != nil {
@@ -316,6 +316,12 @@ func TestClusterPropertyForbidden(t *testing.T) {
 		t.Errorf("local cluster %q without access to the ClusterProperty", m.loc.cluster())
 	}
 }
+
+// The ClusterProperty that names the local cluster (KEP-2149), as the watch reads it.
+const (
+	clusterPropertyGroup = "about.k8s.io"
+	clusterPropertyName  = "cluster.clusterset.k8s.io"
+)
 
 // serveClusterProperty makes the fake cluster serve the ClusterProperty CRD at version
 // and returns a fake dynamic client for it.
@@ -335,7 +341,7 @@ func startPluginWithClusterProperty(t *testing.T, f *fakeCluster, dyn dynamic.In
 	t.Helper()
 	m := New([]string{"clusterset.local."})
 	m.ctrl = newController(f.kube, f.mcs, m.index, m.longestZone())
-	m.ctrl.retryMax = 50 * time.Millisecond
+	m.ctrl.watch.RetryMax = 50 * time.Millisecond
 	m.ctrl.loc = m.loc
 	m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)
 	m.ctrl.start()

@@ -63,8 +63,11 @@ type zoneNames struct {
 }
 
 // New returns a plugin for zones with default settings and an empty index.
-func New(zones []string) *MultiCluster {
-	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: zone.NewIndex(), loc: newLocality("", false)}
+func New(zones []string) *MultiCluster { return newPlugin(zones, zone.NewIndex(time.Now)) }
+
+// newPlugin is New over the empty index x.
+func newPlugin(zones []string, x *zone.Index) *MultiCluster {
+	m := &MultiCluster{ttl: defaultTTL, startupTimeout: defaultStartupTimeout, index: x, loc: newLocality("", false)}
 	m.setZones(zones)
 	return m
 }
@@ -295,9 +298,9 @@ func (m *MultiCluster) answer(res resolution, qname string, qtype uint16, withEx
 // observe says whether the serial versions what the client gets (SOA queries, zone
 // transfers) rather than only bounding a negative answer's lifetime; see zoneSerial.
 func (m *MultiCluster) soa(z *zoneNames, observe bool) *dns.SOA {
-	serial := m.index.Serial.Peek()
+	serial := m.index.Serial().Peek()
 	if observe {
-		serial = m.index.Serial.Observe()
+		serial = m.index.Serial().Observe()
 	}
 	return &dns.SOA{
 		Hdr:     zone.Header(z.origin, dns.TypeSOA, m.ttl),

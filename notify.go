@@ -123,11 +123,11 @@ func (m *MultiCluster) startNotifier(h plugin.Handler) {
 	}
 	m.notifier = &notifier{
 		zones:  zones,
-		moved:  m.index.Moved,
+		moved:  m.index.Moved(),
 		send:   send,
 		ready:  m.synced,
 		delay:  notifyDelay,
-		serial: m.index.Serial,
+		serial: m.index.Serial(),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}

@@ -20,7 +20,7 @@ func countingNotifier(t *testing.T, m *MultiCluster, ready *atomic.Bool, fail er
 	var sent []string
 	n := &notifier{
 		zones: m.Zones,
-		moved: m.index.Moved,
+		moved: m.index.Moved(),
 		send: func(z string) notifyResult {
 			mu.Lock()
 			sent = append(sent, z)
@@ -49,7 +49,7 @@ func countingNotifier(t *testing.T, m *MultiCluster, ready *atomic.Bool, fail er
 
 func publishIP(m *MultiCluster, i int) {
 	si, _ := object.TransformImport(clusterSetIP("shop", "web", []string{fmt.Sprintf("10.0.%d.%d", i/256, i%256)}, families(v4)))
-	m.index.Publish(zone.ServiceKey{Namespace: "shop", Name: "web"}, zone.Build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
+	m.index.Publish(object.ServiceKey{Namespace: "shop", Name: "web"}, zone.Build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
 }
 
 func TestNotifyCoalesces(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
-	"github.com/mcs-dns/multicluster/internal/zone"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 )
@@ -67,7 +67,7 @@ func TestReverseApexAndEmptyNonTerminals(t *testing.T) {
 	// The empty non-terminals follow the addresses: with every 10.42.0.x address gone,
 	// 0.42.10.in-addr.arpa. no longer exists; 42.10 does (10.42.1.1).
 	for _, svc := range []string{"web", "dual", "nofam", "samenum"} {
-		m.index.Publish(zone.ServiceKey{Namespace: "shop", Name: svc}, nil)
+		m.index.Publish(object.ServiceKey{Namespace: "shop", Name: svc}, nil)
 	}
 	serveReverse(t, m, []test.Case{
 		{Qname: "0.42.10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{narrowSOA}},
@@ -75,7 +75,7 @@ func TestReverseApexAndEmptyNonTerminals(t *testing.T) {
 		{Qname: "42.10.in-addr.arpa.", Qtype: dns.TypeSOA, Answer: []dns.RR{narrowSOA}},
 		{Qname: "10.in-addr.arpa.", Qtype: dns.TypePTR, Ns: []dns.RR{revSOA}},
 	})
-	m.index.Publish(zone.ServiceKey{Namespace: "legacy", Name: "old"}, nil)
+	m.index.Publish(object.ServiceKey{Namespace: "legacy", Name: "old"}, nil)
 	serveReverse(t, m, []test.Case{
 		{Qname: "1.42.10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{narrowSOA}},
 		{Qname: "42.10.in-addr.arpa.", Qtype: dns.TypeNS, Answer: []dns.RR{revNS("42.10.in-addr.arpa.")}},

@@ -50,9 +50,10 @@ func BenchmarkReverseIndexMemory(b *testing.B) {
 			for b.Loop() {
 				without, m0 := heap()
 				with, m := heap("clusterset.local.", "in-addr.arpa.", "ip6.arpa.")
-				addrs := float64(len(m.index.Rev))
+				n, ents := m.index.ReverseSize()
+				addrs := float64(n)
 				perAddr = (float64(with) - float64(without)) / addrs
-				entsPerAddr = float64(len(m.index.RevENT)) / addrs
+				entsPerAddr = float64(ents) / addrs
 				runtime.KeepAlive(m0)
 				runtime.KeepAlive(m)
 			}

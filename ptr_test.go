@@ -7,7 +7,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
-	"github.com/mcs-dns/multicluster/internal/zone"
+	"github.com/mcs-dns/multicluster/internal/object"
 
 	"github.com/miekg/dns"
 )
@@ -76,8 +76,8 @@ func TestPTR(t *testing.T) {
 	}
 
 	// Updates: a removed service's addresses go; a changed one's follow.
-	m.index.Publish(zone.ServiceKey{Namespace: "shop", Name: "web"}, nil)
-	m.index.Publish(zone.ServiceKey{Namespace: "shop", Name: "shared"}, nil)
+	m.index.Publish(object.ServiceKey{Namespace: "shop", Name: "web"}, nil)
+	m.index.Publish(object.ServiceKey{Namespace: "shop", Name: "shared"}, nil)
 	for _, tc := range []test.Case{
 		{Qname: "1.0.42.10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{revSOA}},
 		{Qname: "1.0.7.10.in-addr.arpa.", Qtype: dns.TypePTR, Rcode: dns.RcodeNameError, Ns: []dns.RR{revSOA}},
@@ -89,8 +89,8 @@ func TestPTR(t *testing.T) {
 			t.Errorf("after the delete: %s: %v", tc.Qname, err)
 		}
 	}
-	if len(m.index.Rev) != len(reverseEntries(m)) {
-		t.Errorf("reverse index has %d addresses, the records %d", len(m.index.Rev), len(reverseEntries(m)))
+	if n, _ := m.index.ReverseSize(); n != len(reverseEntries(m)) {
+		t.Errorf("reverse index has %d addresses, the records %d", n, len(reverseEntries(m)))
 	}
 }
 
@@ -139,7 +139,7 @@ func TestPTRZonesAndFallthrough(t *testing.T) {
 	m = syncedPlugin()
 	load(t, m, ptrSet()...)
 	m.Next = test.NextHandler(dns.RcodeRefused, nil)
-	if m.index.Rev != nil {
+	if n, _ := m.index.ReverseSize(); n != 0 {
 		t.Error("reverse index built without reverse zones")
 	}
 	w := dnstest.NewRecorder(&test.ResponseWriter{})

@@ -9,7 +9,6 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/plugin/transfer"
-	"github.com/mcs-dns/multicluster/internal/zone"
 
 	"github.com/miekg/dns"
 )
@@ -19,8 +18,7 @@ import (
 // a query answers, SOA first and last; IXFR at the current serial is the SOA alone.
 // A reverse zone the plugin does not serve is not its to transfer.
 func TestReverseTransfer(t *testing.T) {
-	m := syncedPlugin("clusterset.local.", "in-addr.arpa.", "42.10.in-addr.arpa.", "ip6.arpa.")
-	m.index.Serial = zone.NewSerial(func() time.Time { return time.Unix(1_800_000_000, 0) })
+	m := syncedPluginAt(func() time.Time { return time.Unix(1_800_000_000, 0) }, "clusterset.local.", "in-addr.arpa.", "42.10.in-addr.arpa.", "ip6.arpa.")
 	load(t, m, ptrSet()...)
 	rev := func(addrs ...string) []string {
 		var out []string

@@ -56,7 +56,7 @@ func TestReadyDoesNotFlap(t *testing.T) {
 	eventually(t, "synced", m.ctrl.synced)
 
 	// An outage after the sync.
-	m.ctrl.apiResult(resourceImports, apierrors.NewServiceUnavailable("etcd down"))
+	m.ctrl.APIFailed() // what the watches tell of a failing call (internal/watch outage.go)
 	if !m.Ready() || watchState(m.ctrl.state.Load()) != stateStale {
 		t.Errorf("outage: ready %v, state %s; want ready and stale", m.Ready(), watchState(m.ctrl.state.Load()))
 	}

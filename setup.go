@@ -236,9 +236,9 @@ func (m *MultiCluster) onStartup() error {
 		return plugin.Error(pluginName, err)
 	}
 	m.ctrl = newController(kube, mcs, m.index, m.longestZone())
-	m.ctrl.cfg = cfg
+	m.ctrl.watch.REST = cfg
 	m.ctrl.gauges = m.gauges
-	m.ctrl.opts = m.imports
+	m.ctrl.watch.Imports = m.imports
 	m.ctrl.loc = m.loc
 	if m.loc.fixed == "" {
 		m.ctrl.clusterID = m.ctrl.newClusterIDWatch(dyn)

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/mcs-dns/multicluster/internal/object"
-	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // status.clusters of a ServiceImport lists the clusters that export the service.
@@ -29,13 +28,13 @@ import (
 // Each controller has its own: nothing outlives a stop or a Corefile reload.
 type unlistedLog struct {
 	mu   sync.Mutex
-	seen map[zone.ServiceKey]map[string]struct{}
+	seen map[object.ServiceKey]map[string]struct{}
 }
 
 // report counts and logs, once while they are served, the source clusters of slices
 // that the import's status.clusters does not list. It runs when service k is rebuilt;
 // si is nil when the service is gone. Bookkeeping imports (internal/object/compat.go) serve nothing.
-func (l *unlistedLog) report(k zone.ServiceKey, si *object.ServiceImport, eps []*object.EndpointSlice) {
+func (l *unlistedLog) report(k object.ServiceKey, si *object.ServiceImport, eps []*object.EndpointSlice) {
 	var now map[string]struct{}
 	var fresh []*object.EndpointSlice
 	l.mu.Lock()
@@ -61,7 +60,7 @@ func (l *unlistedLog) report(k zone.ServiceKey, si *object.ServiceImport, eps []
 	switch {
 	case now != nil:
 		if l.seen == nil {
-			l.seen = map[zone.ServiceKey]map[string]struct{}{}
+			l.seen = map[object.ServiceKey]map[string]struct{}{}
 		}
 		l.seen[k] = now
 	case prev != nil:

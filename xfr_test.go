@@ -29,8 +29,7 @@ func transferAll(t *testing.T, m *MultiCluster, zone string, serial uint32) []dn
 }
 
 func TestTransferMatchesQueries(t *testing.T) {
-	m := syncedPlugin()
-	m.index.Serial = zone.NewSerial(func() time.Time { return time.Unix(1_800_000_000, 0) })
+	m := syncedPluginAt(func() time.Time { return time.Unix(1_800_000_000, 0) })
 	load(t, m, clusterSet()...)
 	rrs := transferAll(t, m, "clusterset.local.", 0)
 	if len(rrs) < 3 {
@@ -99,12 +98,11 @@ func TestTransferMatchesQueries(t *testing.T) {
 }
 
 func TestTransferIXFR(t *testing.T) {
-	m := syncedPlugin()
 	clock := time.Unix(1_800_000_000, 0)
-	m.index.Serial = zone.NewSerial(func() time.Time { return clock })
+	m := syncedPluginAt(func() time.Time { return clock })
 	load(t, m, clusterSet()...)
 	clock = clock.Add(time.Second)
-	serial := m.index.Serial.Observe()
+	serial := m.index.Serial().Observe()
 	for _, s := range []uint32{serial, serial + 1} {
 		rrs := transferAll(t, m, "clusterset.local.", s)
 		if len(rrs) != 1 || rrs[0].Header().Rrtype != dns.TypeSOA || rrs[0].(*dns.SOA).Serial != serial {
@@ -132,15 +130,14 @@ func TestTransferRefusals(t *testing.T) {
 }
 
 func TestSerialMovesOnEveryChange(t *testing.T) {
-	m := syncedPlugin()
 	clock := time.Unix(1_800_000_000, 0)
-	m.index.Serial = zone.NewSerial(func() time.Time { return clock })
-	k := zone.ServiceKey{Namespace: "shop", Name: "web"}
+	m := syncedPluginAt(func() time.Time { return clock })
+	k := object.ServiceKey{Namespace: "shop", Name: "web"}
 	r := func(ip string) *zone.Records {
 		tr, _ := object.TransformImport(clusterSetIP("shop", "web", []string{ip}, nil))
 		return zone.Build(tr.(*object.ServiceImport), nil, m.longestZone(), func(string, string) {})
 	}
-	prev := m.index.Serial.Observe()
+	prev := m.index.Serial().Observe()
 	steps := []struct {
 		what    string
 		rec     *zone.Records
@@ -155,7 +152,7 @@ func TestSerialMovesOnEveryChange(t *testing.T) {
 	for _, st := range steps {
 		changed, _ := m.index.Publish(k, st.rec)
 		clock = clock.Add(time.Second)
-		s := m.index.Serial.Observe()
+		s := m.index.Serial().Observe()
 		if changed != st.changed || (s != prev) != st.changed {
 			t.Errorf("%s: changed=%v serial %d -> %d, want changed=%v", st.what, changed, prev, s, st.changed)
 		}

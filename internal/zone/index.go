@@ -10,13 +10,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// ServiceKey names an imported service.
-type ServiceKey struct {
-	Namespace string
-	Name      string
-}
+	"github.com/mcs-dns/multicluster/internal/object"
+)
 
 // Index is what queries read: the records of every imported service, the namespaces
 // that have one, and the zone's SOA serial. Writers build a service's records without
@@ -24,33 +20,40 @@ type ServiceKey struct {
 // old or new records, never a mix, and wait at most for a map assignment.
 type Index struct {
 	mu       sync.RWMutex
-	services map[ServiceKey]*Records
+	services map[object.ServiceKey]*Records
 	// namespaces counts the ServiceImports per namespace: "<ns>.svc.<zone>" exists
 	// while it is above zero (spec section 3).
 	namespaces map[string]int
 	totals     Stats
-	Serial     *Serial
-	// Moved is signalled, without blocking, whenever answers change; the NOTIFY
-	// sender waits on it (notify.go).
-	Moved chan struct{}
-	// Rev maps an address to the names PTR answers with, when reverse zones are
-	// served (ptr.go); nil otherwise.
-	Rev map[netip.Addr][]PTROwner
-	// RevENT counts, per prefix, the addresses of rev below it: the reverse names of
+	serial     *Serial
+	// moved is signalled, without blocking, whenever answers change.
+	moved chan struct{}
+	// rev maps an address to the names PTR answers with, when reverse zones are
+	// served (EnablePTR); nil otherwise.
+	rev map[netip.Addr][]PTROwner
+	// revENT counts, per prefix, the addresses of rev below it: the reverse names of
 	// those prefixes exist without data (ptrents.go).
-	RevENT map[netip.Prefix]int32
+	revENT map[netip.Prefix]int32
 }
 
-// NewIndex returns an empty index whose serial starts at the current time.
-func NewIndex() *Index {
-	return &Index{services: map[ServiceKey]*Records{}, namespaces: map[string]int{},
-		Serial: NewSerial(time.Now), Moved: make(chan struct{}, 1)}
+// NewIndex returns an empty index whose serial reads the clock now (time.Now but in
+// tests) and starts at its current time.
+func NewIndex(now func() time.Time) *Index {
+	return &Index{services: map[object.ServiceKey]*Records{}, namespaces: map[string]int{},
+		serial: NewSerial(now), moved: make(chan struct{}, 1)}
 }
+
+// Serial is the zone's SOA serial.
+func (x *Index) Serial() *Serial { return x.serial }
+
+// Moved receives a value, sent without blocking, whenever answers change; the NOTIFY
+// sender waits on it.
+func (x *Index) Moved() <-chan struct{} { return x.moved }
 
 // Lookup returns the records of the service, or nil.
 func (x *Index) Lookup(namespace, name string) *Records {
 	x.mu.RLock()
-	r := x.services[ServiceKey{namespace, name}]
+	r := x.services[object.ServiceKey{Namespace: namespace, Name: name}]
 	x.mu.RUnlock()
 	return r
 }
@@ -65,7 +68,7 @@ func (x *Index) HasNamespace(namespace string) bool {
 
 // Publish replaces the records of a service (nil removes it) and reports whether any
 // answer changed, in which case the serial moves (spec R10), and the new totals.
-func (x *Index) Publish(k ServiceKey, r *Records) (bool, Stats) {
+func (x *Index) Publish(k object.ServiceKey, r *Records) (bool, Stats) {
 	x.mu.Lock()
 	old := x.services[k]
 	switch {
@@ -90,23 +93,23 @@ func (x *Index) Publish(k ServiceKey, r *Records) (bool, Stats) {
 	x.totals.add(r, 1)
 	t := x.totals
 	x.mu.Unlock()
-	if old != nil && r != nil && old.Digest == r.Digest {
+	if old != nil && r != nil && old.digest == r.digest {
 		return false, t
 	}
-	x.Serial.Change()
+	x.serial.Change()
 	x.signalMoved()
 	return true, t
 }
 
 // Snapshot returns every service in a stable order, for zone transfers.
-func (x *Index) Snapshot() ([]ServiceKey, []*Records) {
+func (x *Index) Snapshot() ([]object.ServiceKey, []*Records) {
 	x.mu.RLock()
-	keys := make([]ServiceKey, 0, len(x.services))
+	keys := make([]object.ServiceKey, 0, len(x.services))
 	for k := range x.services {
 		keys = append(keys, k)
 	}
 	x.mu.RUnlock()
-	slices.SortFunc(keys, func(a, b ServiceKey) int {
+	slices.SortFunc(keys, func(a, b object.ServiceKey) int {
 		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
 			return c
 		}
@@ -144,7 +147,7 @@ func (s *Stats) add(r *Records, sign int) {
 // signalMoved records that the serial moved; it never blocks.
 func (x *Index) signalMoved() {
 	select {
-	case x.Moved <- struct{}{}:
+	case x.moved <- struct{}{}:
 	default:
 	}
 }

@@ -13,15 +13,15 @@ import "net/netip"
 
 // addReverseENTs counts a new address of the reverse index. The caller holds x.mu.
 func (x *Index) addReverseENTs(a netip.Addr) {
-	reverseAncestors(a, func(p netip.Prefix) { x.RevENT[p]++ })
+	reverseAncestors(a, func(p netip.Prefix) { x.revENT[p]++ })
 }
 
 // dropReverseENTs uncounts an address that left the reverse index. The caller holds
 // x.mu.
 func (x *Index) dropReverseENTs(a netip.Addr) {
 	reverseAncestors(a, func(p netip.Prefix) {
-		if x.RevENT[p]--; x.RevENT[p] <= 0 {
-			delete(x.RevENT, p)
+		if x.revENT[p]--; x.revENT[p] <= 0 {
+			delete(x.revENT, p)
 		}
 	})
 }
@@ -29,7 +29,7 @@ func (x *Index) dropReverseENTs(a netip.Addr) {
 // HasReverseENT reports whether some address with a PTR lies in p.
 func (x *Index) HasReverseENT(p netip.Prefix) bool {
 	x.mu.RLock()
-	n := x.RevENT[p]
+	n := x.revENT[p]
 	x.mu.RUnlock()
 	return n > 0
 }

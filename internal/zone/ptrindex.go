@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // The reverse index: which names each served address answers PTR queries with. It is
@@ -13,7 +15,7 @@ import (
 // PTROwner is a name an address belongs to: the service name when name is "", else the
 // per-endpoint name "<hostname>.<clusterid>" of the service.
 type PTROwner struct {
-	Svc  ServiceKey
+	Svc  object.ServiceKey
 	Name string
 }
 
@@ -24,30 +26,38 @@ func comparePTROwner(a, b PTROwner) int {
 // EnablePTR starts keeping the reverse index; publish fills it from then on.
 func (x *Index) EnablePTR() {
 	x.mu.Lock()
-	if x.Rev == nil {
-		x.Rev = map[netip.Addr][]PTROwner{}
-		x.RevENT = map[netip.Prefix]int32{}
+	if x.rev == nil {
+		x.rev = map[netip.Addr][]PTROwner{}
+		x.revENT = map[netip.Prefix]int32{}
 	}
 	x.mu.Unlock()
+}
+
+// ReverseSize returns how many addresses the reverse index holds and how many of their
+// prefixes exist as empty non-terminals; 0 and 0 while PTR is not enabled.
+func (x *Index) ReverseSize() (addrs, prefixes int) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.rev), len(x.revENT)
 }
 
 // LookupPTR returns the owners of addr, sorted. The slice is never modified after it
 // is stored (reindexPTR replaces it), so callers may keep it.
 func (x *Index) LookupPTR(addr netip.Addr) []PTROwner {
 	x.mu.RLock()
-	o := x.Rev[addr]
+	o := x.rev[addr]
 	x.mu.RUnlock()
 	return o
 }
 
 // reindexPTR replaces the reverse entries of service k, from old to r (either may be
 // nil). The caller holds x.mu for writing.
-func (x *Index) reindexPTR(k ServiceKey, old, r *Records) {
-	if x.Rev == nil {
+func (x *Index) reindexPTR(k object.ServiceKey, old, r *Records) {
+	if x.rev == nil {
 		return
 	}
 	old.EachAddr(func(name string, a netip.Addr) {
-		owners, ok := x.Rev[a]
+		owners, ok := x.rev[a]
 		if !ok {
 			return // another name of the service had this address
 		}
@@ -58,15 +68,15 @@ func (x *Index) reindexPTR(k ServiceKey, old, r *Records) {
 			}
 		}
 		if len(kept) == 0 {
-			delete(x.Rev, a)
+			delete(x.rev, a)
 			x.dropReverseENTs(a)
 		} else {
-			x.Rev[a] = kept
+			x.rev[a] = kept
 		}
 	})
 	r.EachAddr(func(name string, a netip.Addr) {
 		o := PTROwner{Svc: k, Name: name}
-		owners, had := x.Rev[a]
+		owners, had := x.rev[a]
 		if slices.Contains(owners, o) {
 			return
 		}
@@ -75,7 +85,7 @@ func (x *Index) reindexPTR(k ServiceKey, old, r *Records) {
 		}
 		next := append(slices.Clip(owners), o)
 		slices.SortFunc(next, comparePTROwner)
-		x.Rev[a] = next
+		x.rev[a] = next
 	})
 }
 
@@ -107,7 +117,7 @@ func (r *Records) EachAddr(f func(name string, a netip.Addr)) {
 func (x *Index) ReverseIn(p netip.Prefix) ([]netip.Addr, [][]PTROwner) {
 	x.mu.RLock()
 	var addrs []netip.Addr
-	for a := range x.Rev {
+	for a := range x.rev {
 		if p.Contains(a) {
 			addrs = append(addrs, a)
 		}
@@ -115,7 +125,7 @@ func (x *Index) ReverseIn(p netip.Prefix) ([]netip.Addr, [][]PTROwner) {
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	owners := make([][]PTROwner, len(addrs))
 	for i, a := range addrs {
-		owners[i] = x.Rev[a]
+		owners[i] = x.rev[a]
 	}
 	x.mu.RUnlock()
 	return addrs, owners

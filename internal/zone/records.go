@@ -35,9 +35,9 @@ type Records struct {
 	// Exists is false for a headless service without ready endpoints: the service
 	// name does not exist (spec R5), though its namespace does.
 	Exists bool
-	// Digest identifies the answers; a rebuild with the same digest does not move
+	// digest identifies the answers; a rebuild with the same digest does not move
 	// the SOA serial.
-	Digest uint64
+	digest uint64
 	// Endpoints is the number of distinct ready endpoint addresses served (headless).
 	Endpoints int
 	Headless  bool
@@ -119,7 +119,7 @@ func BuildLocal(si *object.ServiceImport, eps []*object.EndpointSlice, zoneLen i
 	default:
 		buildClusterSetIP(r, si)
 	}
-	r.Digest = r.hash()
+	r.digest = r.hash()
 	return r
 }
 
@@ -380,6 +380,10 @@ func (r *Records) targetAddrs(target int32) (v4, v6 []byte) {
 	}
 	return r.NameAddrs(r.Names[target])
 }
+
+// Digest identifies the answers: records with the same digest answer alike, and
+// publishing them in place of each other does not move the serial.
+func (r *Records) Digest() uint64 { return r.digest }
 
 // hash is a digest of everything an answer can contain.
 func (r *Records) hash() uint64 {

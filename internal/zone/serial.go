@@ -25,30 +25,26 @@ type Serial struct {
 	current atomic.Uint32
 	// changed is set when an answer changed after the current serial was observed.
 	changed atomic.Bool
-	// Changes counts the changes, for tests and the logs.
-	Changes atomic.Uint64
-	// Moved receives a value when answers change, without blocking: a notifier waits
-	// on it.
-	Moved chan struct{}
-	now   func() time.Time
+	// changes counts the changes.
+	changes atomic.Uint64
+	now     func() time.Time
 }
 
 // NewSerial returns a serial that starts at the time now returns.
 func NewSerial(now func() time.Time) *Serial {
-	s := &Serial{Moved: make(chan struct{}, 1), now: now}
+	s := &Serial{now: now}
 	s.current.Store(uint32(now().Unix()))
 	return s
 }
 
 // Change records that some answer changed.
 func (s *Serial) Change() {
-	s.Changes.Add(1)
+	s.changes.Add(1)
 	s.changed.Store(true)
-	select {
-	case s.Moved <- struct{}{}:
-	default:
-	}
 }
+
+// Changes returns how many changes were recorded.
+func (s *Serial) Changes() uint64 { return s.changes.Load() }
 
 // Peek returns the serial without advancing it, for the SOA of negative answers: it
 // versions nothing a client keeps.

@@ -1,4 +1,4 @@
-package multicluster
+package watch
 
 import (
 	"sync"
@@ -7,12 +7,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/mcs-dns/multicluster/internal/zone"
+	"github.com/mcs-dns/multicluster/internal/object"
 )
 
 // objectStore is where a client-go reflector keeps one resource's trimmed objects,
 // instead of a shared informer's store and queue. The reflector calls it directly,
-// and it tells the controller of each change as it makes it.
+// and it tells the Handler of each change as it makes it.
 //
 // The difference is the relist. An informer replaces its whole store on every relist
 // (an API server restart): it rebuilds its indices, queues every object as a delta
@@ -20,7 +20,7 @@ import (
 // ServiceImports and 200,000 EndpointSlices that was 190 MB of garbage, most of a
 // relist's memory peak. Here a relisted object that is the stored one (reusing and
 // the watch decoders hand the stored copy on for an unchanged version) costs a map
-// lookup, and only the objects that changed, came or went reach the controller.
+// lookup, and only the objects that changed, came or went reach the Handler.
 type objectStore struct {
 	// trim turns an API object into its trimmed form (and passes trimmed ones on);
 	// the reflector also applies it to a streamed list as the list arrives.
@@ -29,11 +29,11 @@ type objectStore struct {
 	// (old is the previous version) or deleted; it must not read the store.
 	changed func(old, obj any, deleted bool)
 	// service, when set, indexes objects by the service they belong to.
-	service func(obj any) (zone.ServiceKey, bool)
+	service func(obj any) (object.ServiceKey, bool)
 
 	mu        sync.RWMutex
 	items     map[objectKey]any
-	byService map[zone.ServiceKey][]any
+	byService map[object.ServiceKey][]any
 
 	synced atomic.Bool   // the first list is in and every change of it was told
 	listed chan struct{} // closed when synced turns true
@@ -43,10 +43,10 @@ type objectKey struct{ namespace, name string }
 
 var _ cache.TransformingStore = (*objectStore)(nil)
 
-func newObjectStore(trim cache.TransformFunc, changed func(old, obj any, deleted bool), service func(any) (zone.ServiceKey, bool)) *objectStore {
+func newObjectStore(trim cache.TransformFunc, changed func(old, obj any, deleted bool), service func(any) (object.ServiceKey, bool)) *objectStore {
 	s := &objectStore{changed: changed, service: service, items: map[objectKey]any{}, listed: make(chan struct{})}
 	if service != nil {
-		s.byService = map[zone.ServiceKey][]any{}
+		s.byService = map[object.ServiceKey][]any{}
 	}
 	s.trim = reusing(s.stored, trim)
 	return s
@@ -224,7 +224,7 @@ func (s *objectStore) stored(namespace, name, rv string) any {
 }
 
 // ofService calls fn for each object indexed under svc.
-func (s *objectStore) ofService(svc zone.ServiceKey, fn func(any)) {
+func (s *objectStore) ofService(svc object.ServiceKey, fn func(any)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, o := range s.byService[svc] {

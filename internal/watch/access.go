@@ -1,4 +1,4 @@
-package multicluster
+package watch
 
 import (
 	"context"
@@ -21,9 +21,9 @@ import (
 // streamed (WatchList), so start-up costs the API server no LIST at all. Where the
 // reviews cannot be created, a one-item LIST of each resource answers the same
 // question.
-func (c *controller) checkAccess(ctx context.Context) error {
+func (w *Watches) checkAccess(ctx context.Context) error {
 	checks := []struct{ group, version, resource string }{
-		{mcsGroup, c.version, resourceImports},
+		{mcsGroup, w.version, resourceImports},
 		{"discovery.k8s.io", "v1", resourceSlices},
 	}
 	for _, ch := range checks {
@@ -31,9 +31,9 @@ func (c *controller) checkAccess(ctx context.Context) error {
 			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: ch.group, Version: ch.version, Resource: ch.resource},
 			}}
-			got, err := c.kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			got, err := w.cfg.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
 			if err != nil {
-				return c.listProbe(ctx)
+				return w.listProbe(ctx)
 			}
 			if !got.Status.Allowed {
 				return apierrors.NewForbidden(schema.GroupResource{Group: ch.group, Resource: ch.resource}, "",
@@ -45,15 +45,15 @@ func (c *controller) checkAccess(ctx context.Context) error {
 }
 
 // listProbe lists one item of each resource.
-func (c *controller) listProbe(ctx context.Context) error {
+func (w *Watches) listProbe(ctx context.Context) error {
 	var err error
-	if c.version == "v1beta1" {
-		_, err = c.mcs.MulticlusterV1beta1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
+	if w.version == "v1beta1" {
+		_, err = w.cfg.MCS.MulticlusterV1beta1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
 	} else {
-		_, err = c.mcs.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
+		_, err = w.cfg.MCS.MulticlusterV1alpha1().ServiceImports(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
 	}
 	if err == nil {
-		_, err = c.kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1, LabelSelector: object.LabelServiceName})
+		_, err = w.cfg.Kube.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1, LabelSelector: object.LabelServiceName})
 	}
 	return err
 }

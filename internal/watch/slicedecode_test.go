@@ -1,4 +1,4 @@
-package multicluster
+package watch
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package multicluster
+package watch
 
 import (
 	"testing"
@@ -14,7 +14,7 @@ import (
 func TestRelistReusesStoredCopies(t *testing.T) {
 	store := newObjectStore(object.TransformSlice, func(any, any, bool) {}, sliceService)
 	tr := store.Transformer()
-	api := slice("shop", "db-east", "db", "east", ipv4, nil, ready("db-0", "10.1.0.10"))
+	api := apiSlice("db-east", "db", "east", "10.1.0.10")
 	api.ResourceVersion = "5"
 	if err := store.Add(api); err != nil {
 		t.Fatal(err)

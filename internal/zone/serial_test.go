@@ -1,12 +1,12 @@
-package multicluster
+package zone
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/mcs-dns/multicluster/internal/object"
-	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 // TestSerialNeverGoesBackAcrossRestart: a server that served serial S, restarted (or
@@ -17,22 +17,21 @@ import (
 func TestSerialNeverGoesBackAcrossRestart(t *testing.T) {
 	clock := time.Unix(1_800_000_000, 0)
 	now := func() time.Time { return clock }
-	publishAll := func(x *zone.Index, n int, ip string) {
+	publishAll := func(x *Index, n int, ip string) {
 		for i := range n {
-			si, _ := object.TransformImport(clusterSetIP("shop", fmt.Sprintf("web%d", i), []string{ip}, nil))
-			x.Publish(zone.ServiceKey{Namespace: "shop", Name: fmt.Sprintf("web%d", i)}, zone.Build(si.(*object.ServiceImport), nil, 20, func(string, string) {}))
+			si := clusterSetIP("shop", fmt.Sprintf("web%d", i), netip.MustParseAddr(ip))
+			x.Publish(object.ServiceKey{Namespace: "shop", Name: si.Name}, Build(si, nil, 20, func(string, string) {}))
 		}
 	}
 
-	first := zone.NewIndex()
-	first.Serial = zone.NewSerial(now)
+	first := NewIndex(now)
 	publishAll(first, 1000, "10.0.0.1") // the initial list
 	clock = clock.Add(time.Second)
-	served := []uint32{first.Serial.Observe()}
+	served := []uint32{first.Serial().Observe()}
 	for range 3 { // churn, observed by a secondary after each burst
 		clock = clock.Add(time.Second)
 		publishAll(first, 500, fmt.Sprintf("10.0.0.%d", len(served)+1))
-		served = append(served, first.Serial.Observe())
+		served = append(served, first.Serial().Observe())
 	}
 	for i := 1; i < len(served); i++ {
 		if int32(served[i]-served[i-1]) <= 0 {
@@ -41,23 +40,22 @@ func TestSerialNeverGoesBackAcrossRestart(t *testing.T) {
 	}
 	last := served[len(served)-1]
 	if ahead := int64(last) - clock.Unix(); ahead > 0 {
-		t.Errorf("serial %d runs %d s ahead of the clock after %d changes", last, ahead, first.Serial.Changes.Load())
+		t.Errorf("serial %d runs %d s ahead of the clock after %d changes", last, ahead, first.Serial().Changes())
 	}
 
 	// A restart within the same second, with the same objects: never below the last
 	// serial served; a second later, above it.
-	second := zone.NewIndex()
-	second.Serial = zone.NewSerial(now)
+	second := NewIndex(now)
 	publishAll(second, 1000, fmt.Sprintf("10.0.0.%d", len(served)))
-	if s := second.Serial.Observe(); int32(s-last) < 0 {
+	if s := second.Serial().Observe(); int32(s-last) < 0 {
 		t.Errorf("serial after restart %d, below the last one served before it (%d)", s, last)
 	}
 	clock = clock.Add(time.Second)
-	if s := second.Serial.Observe(); int32(s-last) <= 0 {
+	if s := second.Serial().Observe(); int32(s-last) <= 0 {
 		t.Errorf("serial a second after restart %d, not after the last one served before it (%d)", s, last)
 	}
 	// Observations without changes keep the serial.
-	if a, b := second.Serial.Observe(), second.Serial.Observe(); a != b {
+	if a, b := second.Serial().Observe(), second.Serial().Observe(); a != b {
 		t.Errorf("serial moved without a change: %d -> %d", a, b)
 	}
 }
@@ -67,7 +65,7 @@ func TestSerialNeverGoesBackAcrossRestart(t *testing.T) {
 // of the clock.
 func TestNegativeAnswersDoNotAdvanceSerial(t *testing.T) {
 	clock := time.Unix(1_800_000_000, 0)
-	s := zone.NewSerial(func() time.Time { return clock })
+	s := NewSerial(func() time.Time { return clock })
 	start := s.Peek()
 	for range 100 {
 		s.Change()

@@ -1,4 +1,4 @@
-package multicluster
+package watch
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 
 	"github.com/mcs-dns/multicluster/internal/object"
-	"github.com/mcs-dns/multicluster/internal/zone"
 )
 
 type storeChange struct {
@@ -41,9 +40,9 @@ func versioned(es *discovery.EndpointSlice, rv string) *discovery.EndpointSlice 
 // stored copies, cost nothing; new, changed and missing ones are told once each.
 func TestStoreReplaceTellsOnlyChanges(t *testing.T) {
 	s, changes := recordingStore()
-	east := versioned(slice("shop", "db-east", "db", "east", ipv4, nil, ready("db-0", "10.1.0.10")), "1")
-	west := versioned(slice("shop", "db-west", "db", "west", ipv4, nil, ready("db-1", "10.2.0.10")), "2")
-	web := versioned(slice("shop", "web-east", "web", "east", ipv4, nil, ready("", "10.1.0.20")), "3")
+	east := versioned(apiSlice("db-east", "db", "east", "10.1.0.10"), "1")
+	west := versioned(apiSlice("db-west", "db", "west", "10.2.0.10"), "2")
+	web := versioned(apiSlice("web-east", "web", "east", "10.1.0.20"), "3")
 	if err := s.Replace([]any{east, west, web}, "3"); err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +58,8 @@ func TestStoreReplaceTellsOnlyChanges(t *testing.T) {
 	// version comes again), db-west changed, web-east gone, db-north new.
 	*changes = nil
 	storedEast, _ := s.get("shop", "db-east")
-	westAgain := versioned(slice("shop", "db-west", "db", "west", ipv4, nil, ready("db-1", "10.2.0.11")), "4")
-	north := versioned(slice("shop", "db-north", "db", "north", ipv4, nil, ready("db-2", "10.3.0.10")), "5")
+	westAgain := versioned(apiSlice("db-west", "db", "west", "10.2.0.11"), "4")
+	north := versioned(apiSlice("db-north", "db", "north", "10.3.0.10"), "5")
 	if err := s.Replace([]any{storedEast, westAgain, north}, "5"); err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +86,11 @@ func TestStoreReplaceTellsOnlyChanges(t *testing.T) {
 // what the store does not hold tells nothing.
 func TestStoreWatchEvents(t *testing.T) {
 	s, changes := recordingStore()
-	a := versioned(slice("shop", "s1", "db", "east", ipv4, nil, ready("", "10.1.0.10")), "1")
+	a := versioned(apiSlice("s1", "db", "east", "10.1.0.10"), "1")
 	if err := s.Add(a); err != nil {
 		t.Fatal(err)
 	}
-	moved := versioned(slice("shop", "s1", "web", "east", ipv4, nil, ready("", "10.1.0.10")), "2")
+	moved := versioned(apiSlice("s1", "web", "east", "10.1.0.10"), "2")
 	if err := s.Update(moved); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +100,7 @@ func TestStoreWatchEvents(t *testing.T) {
 	if got := serviceSlices(s, "web"); !slices.Equal(got, []string{"s1"}) {
 		t.Errorf("web's slices: %v", got)
 	}
-	if err := s.Delete(versioned(slice("shop", "nope", "web", "east", ipv4, nil), "3")); err != nil {
+	if err := s.Delete(versioned(apiSlice("nope", "web", "east"), "3")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(moved); err != nil {
@@ -123,7 +122,7 @@ func TestStoreServiceIndex(t *testing.T) {
 	for i := range 50 {
 		name := fmt.Sprintf("db-%02d", i)
 		all = append(all, name)
-		if err := s.Add(versioned(slice("shop", name, "db", "east", ipv4, nil, ready("", "10.1.0.10")), "1")); err != nil {
+		if err := s.Add(versioned(apiSlice(name, "db", "east", "10.1.0.10"), "1")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,7 +141,7 @@ func TestStoreServiceIndex(t *testing.T) {
 
 func serviceSlices(s *objectStore, svc string) []string {
 	var names []string
-	s.ofService(zone.ServiceKey{Namespace: "shop", Name: svc}, func(o any) { names = append(names, o.(*object.EndpointSlice).Name) })
+	s.ofService(object.ServiceKey{Namespace: "shop", Name: svc}, func(o any) { names = append(names, o.(*object.EndpointSlice).Name) })
 	slices.Sort(names)
 	return names
 }

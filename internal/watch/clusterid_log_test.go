@@ -1,4 +1,4 @@
-package multicluster
+package watch
 
 import (
 	"context"
@@ -9,10 +9,15 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clientfeatures "k8s.io/client-go/features"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
 
@@ -32,10 +37,15 @@ func TestClusterPropertyWatchLogsEachProblemOnce(t *testing.T) {
 	gates := clientfeatures.FeatureGates()
 	clientfeatures.ReplaceFeatureGates(watchListOn{gates})
 	t.Cleanup(func() { clientfeatures.ReplaceFeatureGates(gates) })
-	logs := captureLog(t)
+	logs := &testLog{}
 
-	f := newFakeCluster("v1beta1")
-	dyn, gvr := serveClusterProperty(f, "v1beta1")
+	kube := kubefake.NewClientset()
+	gvr := schema.GroupVersionResource{Group: clusterPropertyGroup, Version: "v1beta1", Resource: "clusterproperties"}
+	kube.Discovery().(*fakediscovery.FakeDiscovery).Resources = []*metav1.APIResourceList{{
+		GroupVersion: gvr.GroupVersion().String(),
+		APIResources: []metav1.APIResource{{Name: gvr.Resource, Kind: "ClusterProperty"}},
+	}}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "ClusterPropertyList"})
 	forbidden := apierrors.NewForbidden(gvr.GroupResource(), clusterPropertyName, errors.New("no RBAC"))
 	var failing atomic.Bool
 	failing.Store(true)
@@ -60,16 +70,16 @@ func TestClusterPropertyWatchLogsEachProblemOnce(t *testing.T) {
 		mu.Unlock()
 		return true, w, nil
 	})
-	w := &clusterIDWatch{disc: f.kube.Discovery(), dyn: dyn, loc: newLocality("", false), changed: func() {}, retryMax: 50 * time.Millisecond}
+	w := NewClusterIDWatch(kube.Discovery(), dyn, 50*time.Millisecond, logs, func(string) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { w.run(ctx); close(done) }()
+	go func() { w.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	const problem, recovered = "RBAC forbids reading it", "Recovered: " + clusterIDTopic + " watch"
-	eventually(t, "the problem logged", func() bool { return logs.count(problem) == 1 })
+	waitFor(t, "the problem logged", func() bool { return logs.count(problem) == 1 })
 	failing.Store(false)
-	eventually(t, "the recovery logged", func() bool { return logs.count(recovered) == 1 })
+	waitFor(t, "the recovery logged", func() bool { return logs.count(recovered) == 1 })
 
 	// The same problem again: the open watch ends and RBAC forbids the next one.
 	failing.Store(true)
@@ -78,7 +88,7 @@ func TestClusterPropertyWatchLogsEachProblemOnce(t *testing.T) {
 		o.Stop()
 	}
 	mu.Unlock()
-	eventually(t, "the second failure logged", func() bool { return logs.count(problem) == 2 })
+	waitFor(t, "the second failure logged", func() bool { return logs.count(problem) == 2 })
 	time.Sleep(300 * time.Millisecond) // retries at up to 50 ms: none may log again
 	if n := logs.count(problem); n != 2 {
 		t.Errorf("the problem was logged %d times, want 2 (once per start)", n)
