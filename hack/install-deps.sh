@@ -5,9 +5,9 @@
 # (dnsmasq-base: kube-dns's forwarder, in front of the standalone server), and podman, runc
 # and skopeo for the image tests (podman runs the image with runc: its default runtime, crun,
 # cannot set resource limits on these machines), and for the kubelet node of the pod tests
-# (test/node): containerd, the CNI plugins, busybox-static (the test pods' image), socat (in
-# the image of the MCS conformance suite's hello pods), iptables (kube-proxy) and iproute2. Idempotent: it runs
-# `apt-get update` and `apt-get install` only when something is missing.
+# (test/node): containerd, the CNI plugins, busybox-static (the test pods' image), socat and
+# netcat-openbsd (in the images of the MCS conformance suite's pods), iptables (kube-proxy) and
+# iproute2. Idempotent: it runs `apt-get update` and `apt-get install` only when something is missing.
 #
 # Certificates are generated in Go (test/controlplane), so openssl is not needed.
 #
@@ -34,8 +34,9 @@ declare -A pkgs=(
 	[iptables]=iptables
 	[ip]=iproute2
 	[socat]=socat
+	[/usr/bin/nc.openbsd]=netcat-openbsd
 )
-cmds=(dig dnsperf etcd named-checkzone named dnsmasq podman runc skopeo containerd /usr/lib/cni/bridge /bin/busybox iptables ip socat)
+cmds=(dig dnsperf etcd named-checkzone named dnsmasq podman runc skopeo containerd /usr/lib/cni/bridge /bin/busybox iptables ip socat /usr/bin/nc.openbsd)
 
 missing=()
 for cmd in "${cmds[@]}"; do

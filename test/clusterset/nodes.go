@@ -21,7 +21,9 @@ import (
 // and two kubelets run on one machine; kube-scheduler places the pods; CoreDNS runs in the
 // cluster from deploy/ (the image `make image` builds, imported into containerd), behind the
 // kube-dns Service at the kubelet's clusterDNS. The host routes each node's pod range and the
-// cluster's IPv4 service range into its namespace, so dig on the host reaches kube-dns.
+// cluster's IPv4 service range into its namespace, so dig on the host reaches kube-dns, and
+// each namespace routes the other clusters' pod ranges to the host: one flat pod network, as
+// the ClusterSet's network layer (Submariner, Cilium ClusterMesh) makes one.
 
 // NodeSpec is one cluster's node addressing (Options.Nodes).
 type NodeSpec struct {
@@ -79,6 +81,15 @@ func (c *Cluster) startNode(ctx context.Context) error {
 		{c.PodCIDRs[0], &opts.ClusterPodCIDR}, {c.ServiceCIDRs[0], &opts.ServiceCIDR}} {
 		if *p.dst, err = netip.ParsePrefix(p.s); err != nil {
 			return fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+	}
+	for _, peer := range Specs {
+		if peer.Name != c.Name {
+			p, err := netip.ParsePrefix(peer.PodCIDRs[0])
+			if err != nil {
+				return err
+			}
+			opts.PeerPodCIDRs = append(opts.PeerPodCIDRs, p)
 		}
 	}
 	if opts.ClusterDNS, err = netip.ParseAddr(c.Node.ClusterDNS); err != nil {

@@ -44,7 +44,11 @@ const (
 	SocatImage    = "docker.io/alpine/socat:1.7.4.4"
 )
 
-const socatBin = "/usr/bin/socat"
+const (
+	socatBin     = "/usr/bin/socat"
+	ncOpenBSDBin = "/usr/bin/nc.openbsd"
+	dashBin      = "/usr/bin/dash"
+)
 
 // WriteImages writes the sandbox image, BusyboxImage and the conformance suite's images as
 // docker archives into dir and returns their paths, for ImportImage. No registry is reachable
@@ -61,6 +65,25 @@ func WriteImages(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The suite's connectivity specs run `sh -c "echo hi | nc -v -w 2 -4|-6 NAME 42"`:
+	// BusyBox's nc has neither -v nor -4, OpenBSD's (Debian's netcat-openbsd) has both; it takes
+	// bin/nc's place. Debian's BusyBox shell runs its own applets before searching PATH
+	// (FEATURE_SH_STANDALONE), so bin/sh is Debian's dash, which searches PATH.
+	ncOpenBSD, err := binaryFiles(ncOpenBSDBin, "apt-get install -y netcat-openbsd")
+	if err != nil {
+		return nil, err
+	}
+	dash, err := binaryFiles(dashBin, "apt-get install -y dash")
+	if err != nil {
+		return nil, err
+	}
+	ncOpenBSD[0].path, dash[0].path = "bin/nc", "bin/sh"
+	netshoot := append(append([]imageFile{}, ncOpenBSD...), dash...)
+	for _, f := range files {
+		if f.path != "bin/nc" && f.path != "bin/sh" {
+			netshoot = append(netshoot, f)
+		}
+	}
 	images := []struct {
 		ref, file string
 		files     []imageFile
@@ -69,7 +92,7 @@ func WriteImages(dir string) ([]string, error) {
 		// The sandbox holds the pod's namespaces and does nothing: what pause does.
 		{SandboxImage, "pause.tar", files, []string{"/bin/sleep", "2147483647"}},
 		{BusyboxImage, "busybox.tar", files, []string{"/bin/sh"}},
-		{NetshootImage, "netshoot.tar", files, []string{"/bin/sh"}},
+		{NetshootImage, "netshoot.tar", netshoot, []string{"/bin/sh"}},
 		{SocatImage, "socat.tar", append(append([]imageFile{}, files...), socat...), []string{"/bin/sh"}},
 	}
 	var out []string

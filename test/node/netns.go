@@ -49,6 +49,9 @@ func setUpNetNS(o Options) (*network, error) {
 	if o.ClusterPodCIDR.Bits() < o.PodCIDR.Bits() && o.ClusterPodCIDR.Contains(o.PodCIDR.Addr()) {
 		steps = append(steps, []string{"-n", o.NetNS, "route", "add", "blackhole", o.ClusterPodCIDR.Masked().String()})
 	}
+	for _, p := range o.PeerPodCIDRs {
+		steps = append(steps, []string{"-n", o.NetNS, "route", "add", p.Masked().String(), "via", o.HostIP.Addr().String()})
+	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {
 			if s[0] == "route" {
@@ -61,6 +64,17 @@ func setUpNetNS(o Options) (*network, error) {
 	for _, sysctl := range []string{"net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"} {
 		if err := nsWrite(o.NetNS, "/proc/sys/"+sysctl, "1"); err != nil {
 			return n, fmt.Errorf("turning on %s in network namespace %s: %w", sysctl, o.NetNS, err)
+		}
+	}
+	if len(o.PeerPodCIDRs) > 0 {
+		// The host forwards between the namespaces of the ClusterSet's nodes.
+		was, err := os.ReadFile(ipForward)
+		if err != nil {
+			return n, err
+		}
+		n.forwardWas = strings.TrimSpace(string(was))
+		if err := os.WriteFile(ipForward, []byte("1"), 0o644); err != nil {
+			return n, fmt.Errorf("turning on IPv4 forwarding (pods reach other clusters' pods through the host): %w", err)
 		}
 	}
 	var err error

@@ -74,8 +74,13 @@ func setUpNetwork(o Options) (*network, error) {
 }
 
 // writeCNIConfig gives pods an address on the node's pod bridge and routes to the pod and
-// service ranges only: no default route, so a pod cannot send anything off the machine.
+// service ranges only (and the other clusters' pod ranges, Options.PeerPodCIDRs): no default
+// route, so a pod cannot send anything off the machine.
 func writeCNIConfig(o Options, bridge string) error {
+	routes := []map[string]string{{"dst": o.ServiceCIDR.Masked().String()}, {"dst": o.ClusterPodCIDR.Masked().String()}}
+	for _, p := range o.PeerPodCIDRs {
+		routes = append(routes, map[string]string{"dst": p.Masked().String()})
+	}
 	conf := map[string]any{
 		"cniVersion": "0.4.0",
 		"name":       "mcs-node",
@@ -85,7 +90,7 @@ func writeCNIConfig(o Options, bridge string) error {
 				"ipam": map[string]any{
 					"type":    "host-local",
 					"ranges":  [][]map[string]string{{{"subnet": o.PodCIDR.Masked().String()}}},
-					"routes":  []map[string]string{{"dst": o.ServiceCIDR.Masked().String()}, {"dst": o.ClusterPodCIDR.Masked().String()}},
+					"routes":  routes,
 					"dataDir": o.path("cni", "ipam"),
 				},
 			},
@@ -106,6 +111,9 @@ func (n *network) tearDown() error {
 		errs = append(errs, ip("netns", "del", n.netns))
 		if n.cgroupRoot != "" {
 			errs = append(errs, removeCgroupRoot(strings.TrimPrefix(n.cgroupRoot, "/")))
+		}
+		if n.forwardWas != "" {
+			errs = append(errs, os.WriteFile(ipForward, []byte(n.forwardWas), 0o644))
 		}
 		return errors.Join(errs...)
 	}

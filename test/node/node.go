@@ -68,6 +68,11 @@ type Options struct {
 	// PodCIDR and ServiceCIDR into the namespace.
 	NetNS  string
 	HostIP netip.Prefix
+	// PeerPodCIDRs (with NetNS) are other clusters' pod ranges, routed from the namespace to
+	// the host, which routes each node's range into its namespace: a flat pod network across
+	// the clusters of a ClusterSet, as Submariner or Cilium ClusterMesh give one, so a pod
+	// reaches another cluster's pods behind a ClusterSetIP.
+	PeerPodCIDRs []netip.Prefix
 
 	// Ready bounds the wait for the Node to turn Ready. Default 90s.
 	Ready time.Duration

@@ -136,15 +136,31 @@ func upWithNodes(dir string) error {
 		}
 		if _, running := clusterset.ServeRunning(dir); !running {
 			printFrom(logPath, offset)
+			kept := keepLog(logPath)
 			_ = down(dir)
-			return fmt.Errorf("mcs-clusterset serve (pid %d) stopped before the ClusterSet was up", pid)
+			return fmt.Errorf("mcs-clusterset serve (pid %d) stopped before the ClusterSet was up (its log: %s)", pid, kept)
 		}
 		if time.Now().After(deadline) {
+			kept := keepLog(logPath)
 			_ = down(dir)
-			return fmt.Errorf("the ClusterSet was not up within 10 minutes (log %s)", logPath)
+			return fmt.Errorf("the ClusterSet was not up within 10 minutes (log: %s)", kept)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// keepLog copies the background program's log out of .clusterset/ (which down removes) and
+// returns where it is.
+func keepLog(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return path
+	}
+	kept := filepath.Join(os.TempDir(), "mcs-clusterset-failed.log")
+	if err := os.WriteFile(kept, data, 0o644); err != nil {
+		return path
+	}
+	return kept
 }
 
 // printFrom copies the file from offset to stdout and returns the new offset.
