@@ -420,7 +420,7 @@ func TestInvalidExports(t *testing.T) {
 func TestRestart(t *testing.T) {
 	live := kcmSlice("web", "web-live1", "10.0.0.1")
 	stale := func(cluster, svc, source string) *discoveryv1.EndpointSlice {
-		return desiredCopy(cluster, svc, kcmSlice(svc, source, "10.0.0.99"))
+		return desiredCopy(cluster, svc, kcmSlice(svc, source, "10.0.0.99"), nil)
 	}
 	handMade := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: "imported-by-hand", Namespace: testNS, Labels: map[string]string{

@@ -1,12 +1,14 @@
 package exporter
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -205,5 +207,40 @@ func TestCopyName(t *testing.T) {
 	// Two pairs that join to the same text.
 	if a, b := copyName("b-c", "a"), copyName("c", "a-b"); a == b {
 		t.Errorf("copyName(b-c, a) = copyName(c, a-b) = %q", a)
+	}
+}
+
+// A cluster whose port loses to an older export keeps its endpoints out of that port: the
+// copies of its slices do not carry it (the conformance suite's StrictPortConflict specs).
+func TestLosingPortsLeaveTheCopies(t *testing.T) {
+	port := func(name string, n int32) mcsv1beta1.ServicePort {
+		return mcsv1beta1.ServicePort{Name: name, Port: n, Protocol: corev1.ProtocolTCP}
+	}
+	east := exported{cluster: "east", spec: mcsv1beta1.ServiceImportSpec{Ports: []mcsv1beta1.ServicePort{port("tcp", 42)}}}
+	cases := []struct {
+		name string
+		west []mcsv1beta1.ServicePort
+		want map[string]map[string]bool
+	}{
+		{"same port", []mcsv1beta1.ServicePort{port("tcp", 42)}, map[string]map[string]bool{}},
+		{"same name, other number", []mcsv1beta1.ServicePort{port("tcp", 4242)}, map[string]map[string]bool{"west": {"tcp": true}}},
+		{"same number, other name", []mcsv1beta1.ServicePort{port("tcp2", 42)}, map[string]map[string]bool{"west": {"tcp2": true}}},
+		{"another port", []mcsv1beta1.ServicePort{port("tcp2", 4242)}, map[string]map[string]bool{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			exps := []exported{east, {cluster: "west", spec: mcsv1beta1.ServiceImportSpec{Ports: c.west}}}
+			union, _ := mergePorts(exps)
+			got := losingPorts(exps, union)
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("losingPorts = %v, want %v", got, c.want)
+			}
+			src := kcmSlice("hello", "hello-abc", "10.2.1.5")
+			src.Ports = []discoveryv1.EndpointPort{{Name: ptrTo(c.west[0].Name), Protocol: ptrTo(corev1.ProtocolTCP), Port: ptrTo[int32](42)}}
+			cp := desiredCopy("west", "hello", src, got["west"])
+			if wantPorts := 1 - len(got["west"]); len(cp.Ports) != wantPorts || len(cp.Endpoints) != 1 {
+				t.Fatalf("copy has %d ports and %d endpoints, want %d and 1", len(cp.Ports), len(cp.Endpoints), wantPorts)
+			}
+		})
 	}
 }

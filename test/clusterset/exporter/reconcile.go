@@ -28,6 +28,10 @@ func (e *exporter) reconcile(ctx context.Context, t *member, key string) error {
 	// The import first: the plugin creates names from imports only; slices without one
 	// serve nothing yet.
 	errs = append(errs, e.syncImport(ctx, t, ns, name, want))
-	errs = append(errs, e.syncSlices(ctx, t, ns, name, st.clusters()))
+	var losing map[string]map[string]bool
+	if want != nil {
+		losing = losingPorts(st.valid, want.spec.Ports)
+	}
+	errs = append(errs, e.syncSlices(ctx, t, ns, name, st.clusters(), losing))
 	return errors.Join(errs...)
 }

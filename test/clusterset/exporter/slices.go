@@ -44,7 +44,7 @@ func copyName(cluster, source string) string {
 // (kube-controller-manager would take the slice for one of its own, and the mcs-api
 // servicecontroller sets kubernetes.io/service-name to the derived Service itself,
 // controllers/endpointslice.go), and every other label and annotation.
-func desiredCopy(cluster, service string, src *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
+func desiredCopy(cluster, service string, src *discoveryv1.EndpointSlice, drop map[string]bool) *discoveryv1.EndpointSlice {
 	out := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      copyName(cluster, src.Name),
@@ -53,13 +53,42 @@ func desiredCopy(cluster, service string, src *discoveryv1.EndpointSlice) *disco
 		},
 		AddressType: src.AddressType,
 		Endpoints:   make([]discoveryv1.Endpoint, len(src.Endpoints)),
-		Ports:       make([]discoveryv1.EndpointPort, len(src.Ports)),
+		Ports:       make([]discoveryv1.EndpointPort, 0, len(src.Ports)),
 	}
 	for i := range src.Endpoints {
 		src.Endpoints[i].DeepCopyInto(&out.Endpoints[i])
 	}
 	for i := range src.Ports {
-		src.Ports[i].DeepCopyInto(&out.Ports[i])
+		if src.Ports[i].Name != nil && drop[*src.Ports[i].Name] {
+			continue
+		}
+		var p discoveryv1.EndpointPort
+		src.Ports[i].DeepCopyInto(&p)
+		out.Ports = append(out.Ports, p)
+	}
+	return out
+}
+
+// losingPorts are, per exporting cluster, the names of its Service's ports that the merged
+// import does not carry as they are (another cluster's older export holds the name for another
+// number or protocol, or the number under another name: mergePorts). Their endpoints are left
+// out of that cluster's copies, so traffic to the import's port reaches only the clusters
+// that expose that port (KEP-1645 "Service Port"; the mcs-api conformance suite's
+// StrictPortConflict specs).
+func losingPorts(exps []exported, union []mcsv1beta1.ServicePort) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, x := range exps {
+		for _, p := range x.spec.Ports {
+			kept := slices.ContainsFunc(union, func(u mcsv1beta1.ServicePort) bool {
+				return u.Name == p.Name && u.Port == p.Port && u.Protocol == p.Protocol
+			})
+			if !kept {
+				if out[x.cluster] == nil {
+					out[x.cluster] = map[string]bool{}
+				}
+				out[x.cluster][p.Name] = true
+			}
+		}
 	}
 	return out
 }
@@ -74,14 +103,15 @@ func copyLabels(cluster, service string) map[string]string {
 	}
 }
 
-// syncSlices makes t's copies of ns/name the copies of the exporting clusters' slices.
+// syncSlices makes t's copies of ns/name the copies of the exporting clusters' slices, without
+// the ports each cluster loses to another's export (losingPorts).
 // Creates and updates go first and deletes last, so that while kube-controller-manager moves
 // endpoints between slices a reader sees an endpoint twice rather than not at all.
-func (e *exporter) syncSlices(ctx context.Context, t *member, ns, name string, exporters []string) error {
+func (e *exporter) syncSlices(ctx context.Context, t *member, ns, name string, exporters []string, losing map[string]map[string]bool) error {
 	want := map[string]*discoveryv1.EndpointSlice{}
 	for _, c := range exporters {
 		for _, src := range e.member(c).sourceSlices(ns, name) {
-			cp := desiredCopy(c, name, src)
+			cp := desiredCopy(c, name, src, losing[c])
 			want[cp.Name] = cp
 		}
 	}
