@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"k8s.io/client-go/dynamic"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
-	"github.com/mcs-dns/multicluster/test/image"
 	"github.com/mcs-dns/multicluster/test/internal/harness"
 	"github.com/mcs-dns/multicluster/test/node"
 )
@@ -117,25 +115,11 @@ func (c *Cluster) startNode(ctx context.Context) error {
 // importImages puts the pods' images (node.WriteImages: the sandbox, busybox and the MCS
 // conformance suite's) and `make image`'s CoreDNS image into the node's containerd.
 func (c *Cluster) importImages(ctx context.Context) error {
-	dir := filepath.Join(c.Dir, "images")
-	archives, err := node.WriteImages(dir)
-	if err != nil {
-		return err
-	}
 	bin, err := harness.CoreDNSBinary()
 	if err != nil {
 		return err
 	}
-	archive := filepath.Join(dir, "coredns-multicluster.oci.tar")
-	if _, err := image.Build(image.Options{Binary: bin, Output: archive, Name: CoreDNSImage, Arch: runtime.GOARCH}); err != nil {
-		return err
-	}
-	for _, a := range append(archives, archive) {
-		if err := c.node.ImportImage(ctx, a); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c.node.ImportImages(ctx, filepath.Join(c.Dir, "images"), bin, CoreDNSImage)
 }
 
 // DNSServer is the dig arguments that reach the cluster's CoreDNS from this machine: kube-dns

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/mcs-dns/multicluster/test/clusterset/exporter"
 	"github.com/mcs-dns/multicluster/test/controlplane"
-	"github.com/mcs-dns/multicluster/test/image"
 	"github.com/mcs-dns/multicluster/test/internal/harness"
 	"github.com/mcs-dns/multicluster/test/node"
 )
@@ -169,24 +167,11 @@ func startPodCluster(t *testing.T, ctx context.Context, spec podClusterSpec) *po
 // importImages puts the test pods' images and `make image`'s CoreDNS image into the node's
 // containerd: there is no registry to pull from.
 func (pc *podCluster) importImages(ctx context.Context) error {
-	archives, err := node.WriteImages(pc.dir)
-	if err != nil {
-		return err
-	}
 	bin, err := harness.CoreDNSBinary()
 	if err != nil {
 		return err
 	}
-	archive := filepath.Join(pc.dir, "coredns-multicluster.oci.tar")
-	if _, err := image.Build(image.Options{Binary: bin, Output: archive, Name: corednsImage, Arch: runtime.GOARCH}); err != nil {
-		return err
-	}
-	for _, a := range append(archives, archive) {
-		if err := pc.node.ImportImage(ctx, a); err != nil {
-			return err
-		}
-	}
-	return nil
+	return pc.node.ImportImages(ctx, pc.dir, bin, corednsImage)
 }
 
 // applyDeploy applies deploy/ to the cluster as an admin would (harness.ApplyDeploy).

@@ -3,6 +3,7 @@ package node
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/mcs-dns/multicluster/test/image"
 )
 
 // BusyboxImage is the image test pods run: Debian's busybox-static (sh, nslookup, nc, ...) plus
@@ -104,6 +107,26 @@ func WriteImages(dir string) ([]string, error) {
 		out = append(out, path)
 	}
 	return out, nil
+}
+
+// ImportImages writes the pods' images (WriteImages) and an image of the CoreDNS binary bin
+// named name (what `make image` builds) into dir, and imports them all into the node's
+// containerd: there is no registry to pull from.
+func (n *Node) ImportImages(ctx context.Context, dir, bin, name string) error {
+	archives, err := WriteImages(dir)
+	if err != nil {
+		return err
+	}
+	archive := filepath.Join(dir, "coredns-multicluster.oci.tar")
+	if _, err := image.Build(image.Options{Binary: bin, Output: archive, Name: name, Arch: runtime.GOARCH}); err != nil {
+		return err
+	}
+	for _, a := range append(archives, archive) {
+		if err := n.ImportImage(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // imageFile is one file of an image's only layer: a regular file with its bytes, or a symlink.

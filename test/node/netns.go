@@ -67,14 +67,8 @@ func setUpNetNS(o Options) (*network, error) {
 		}
 	}
 	if len(o.PeerPodCIDRs) > 0 {
-		// The host forwards between the namespaces of the ClusterSet's nodes.
-		was, err := os.ReadFile(ipForward)
-		if err != nil {
+		if err := n.forward("pods reach other clusters' pods through the host"); err != nil {
 			return n, err
-		}
-		n.forwardWas = strings.TrimSpace(string(was))
-		if err := os.WriteFile(ipForward, []byte("1"), 0o644); err != nil {
-			return n, fmt.Errorf("turning on IPv4 forwarding (pods reach other clusters' pods through the host): %w", err)
 		}
 	}
 	var err error

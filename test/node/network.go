@@ -62,15 +62,23 @@ func setUpNetwork(o Options) (*network, error) {
 		}
 		n.routes = append(n.routes, r)
 	}
+	if err := n.forward("pods reach Services through the host"); err != nil {
+		return n, err
+	}
+	return n, writeCNIConfig(o, n.podBridge)
+}
+
+// forward turns the host's IPv4 forwarding on, remembering how it was for tearDown.
+func (n *network) forward(why string) error {
 	was, err := os.ReadFile(ipForward)
 	if err != nil {
-		return n, err
+		return err
 	}
 	n.forwardWas = strings.TrimSpace(string(was))
 	if err := os.WriteFile(ipForward, []byte("1"), 0o644); err != nil {
-		return n, fmt.Errorf("turning on IPv4 forwarding (pods reach Services through the host): %w", err)
+		return fmt.Errorf("turning on IPv4 forwarding (%s): %w", why, err)
 	}
-	return n, writeCNIConfig(o, n.podBridge)
+	return nil
 }
 
 // writeCNIConfig gives pods an address on the node's pod bridge and routes to the pod and
