@@ -31,12 +31,20 @@ func (cs *ClusterSet) StartExporterProcess(bin string) (int, error) {
 	for _, c := range cs.Clusters {
 		names = append(names, c.Name)
 	}
-	logf, err := os.OpenFile(filepath.Join(cs.Dir, exporterLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	return startDetached(cs.Dir, exporterLogFile, exporterPIDFile, bin,
+		"-kubeconfig", cs.KubeconfigPath(), "-clusters", strings.Join(names, ","))
+}
+
+// startDetached starts bin with args in a session of its own (it outlives this program and
+// holds nothing of it but its log), its output appended to dir/logName, and records its PID in
+// dir/pidName.
+func startDetached(dir, logName, pidName, bin string, args ...string) (int, error) {
+	logf, err := os.OpenFile(filepath.Join(dir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "-kubeconfig", cs.KubeconfigPath(), "-clusters", strings.Join(names, ","))
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	controlplane.CloseInheritedOnExec()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -45,10 +53,7 @@ func (cs *ClusterSet) StartExporterProcess(bin string) (int, error) {
 	}
 	pid := cmd.Process.Pid
 	_ = cmd.Process.Release()
-	if err := os.WriteFile(filepath.Join(cs.Dir, exporterPIDFile), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
-		return pid, err
-	}
-	return pid, nil
+	return pid, os.WriteFile(filepath.Join(dir, pidName), []byte(strconv.Itoa(pid)+"\n"), 0o644)
 }
 
 // ExporterLog is the path of the exporter process's log.

@@ -2,9 +2,7 @@ package clusterset
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,21 +32,7 @@ func StartServe(dir, bin string, args ...string) (int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, ServeLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	controlplane.CloseInheritedOnExec()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	pid := cmd.Process.Pid
-	_ = cmd.Process.Release()
-	return pid, os.WriteFile(filepath.Join(dir, ServePIDFile), []byte(strconv.Itoa(pid)+"\n"), 0o644)
+	return startDetached(dir, ServeLogFile, ServePIDFile, bin, args...)
 }
 
 // ServeRunning returns the background program's PID if it runs.
