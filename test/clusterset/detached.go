@@ -66,7 +66,9 @@ func Down(dir string) error {
 		return nil
 	}
 	var errs []error
-	errs = append(errs, stopPIDFile(filepath.Join(dir, exporterPIDFile), "mcs-exporter"))
+	if _, err := controlplane.StopPIDFile(filepath.Join(dir, exporterPIDFile), "mcs-exporter", 10*time.Second); err != nil {
+		errs = append(errs, err)
+	}
 	for _, spec := range Specs {
 		errs = append(errs, harness.StopFromPIDFile(filepath.Join(dir, spec.Name, "coredns")))
 		errs = append(errs, controlplane.StopFromPIDFile(filepath.Join(dir, spec.Name, "controlplane")))
@@ -75,32 +77,4 @@ func Down(dir string) error {
 		return err
 	}
 	return os.RemoveAll(dir)
-}
-
-// stopPIDFile stops the process in the PID file if it still runs name (SIGTERM, then SIGKILL
-// after 10 s) and removes the file.
-func stopPIDFile(path, name string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer os.Remove(path)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if !controlplane.PIDRunning(pid, name) {
-		return nil
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if !controlplane.PIDRunning(pid, name) {
-			return nil
-		}
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	return nil
 }

@@ -37,7 +37,7 @@ func (c *Cluster) runPod(ctx context.Context, p PodSpec, ready bool) ([]string, 
 		got, err := c.Clients.Kube.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 		if err == nil {
 			last = string(got.Status.Phase)
-			if got.Status.Phase == corev1.PodRunning && len(got.Status.PodIPs) > 0 && (!ready || podReady(got)) {
+			if got.Status.Phase == corev1.PodRunning && len(got.Status.PodIPs) > 0 && (!ready || PodReady(got)) {
 				var ips []string
 				for _, ip := range got.Status.PodIPs {
 					ips = append(ips, ip.IP)
@@ -56,7 +56,8 @@ func (c *Cluster) runPod(ctx context.Context, p PodSpec, ready bool) ([]string, 
 	}
 }
 
-func podReady(p *corev1.Pod) bool {
+// PodReady reports whether the Pod's Ready condition is True.
+func PodReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue

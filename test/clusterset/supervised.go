@@ -4,9 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
@@ -37,31 +34,16 @@ func StartServe(dir, bin string, args ...string) (int, error) {
 
 // ServeRunning returns the background program's PID if it runs.
 func ServeRunning(dir string) (int, bool) {
-	data, err := os.ReadFile(filepath.Join(dir, ServePIDFile))
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || !controlplane.PIDRunning(pid, serveName) {
-		return pid, false
-	}
-	return pid, true
+	pid, running, _ := controlplane.ReadPIDFile(filepath.Join(dir, ServePIDFile), serveName)
+	return pid, running
 }
 
 // StopServe sends the background program SIGTERM and waits until it has drained the nodes and
 // stopped (up to timeout; then SIGKILL, whose children die with it). Not running is no error.
 func StopServe(dir string, timeout time.Duration) error {
-	pid, running := ServeRunning(dir)
-	defer os.Remove(filepath.Join(dir, ServePIDFile))
-	if !running {
-		return nil
+	killed, err := controlplane.StopPIDFile(filepath.Join(dir, ServePIDFile), serveName, timeout)
+	if killed {
+		return errors.New(serveName + " did not stop within " + timeout.String() + " of SIGTERM: killed (see " + filepath.Join(dir, ServeLogFile) + ")")
 	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if !controlplane.PIDRunning(pid, serveName) {
-			return nil
-		}
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	return errors.New(serveName + " did not stop within " + timeout.String() + " of SIGTERM: killed (see " + filepath.Join(dir, ServeLogFile) + ")")
+	return err
 }

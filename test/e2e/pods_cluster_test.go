@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	mcsclient "sigs.k8s.io/mcs-api/pkg/client/clientset/versioned"
 
+	"github.com/mcs-dns/multicluster/test/clusterset"
 	"github.com/mcs-dns/multicluster/test/clusterset/exporter"
 	"github.com/mcs-dns/multicluster/test/controlplane"
 	"github.com/mcs-dns/multicluster/test/internal/harness"
@@ -197,7 +198,7 @@ func (pc *podCluster) waitPodRunning(ctx context.Context, ns, name string, timeo
 					last += fmt.Sprintf(", %s waiting: %s %s", c.Name, w.Reason, w.Message)
 				}
 			}
-			if p.Status.Phase == corev1.PodRunning && podReady(p) {
+			if p.Status.Phase == corev1.PodRunning && clusterset.PodReady(p) {
 				return p, nil
 			}
 		}

@@ -135,7 +135,7 @@ func readyPods(t *testing.T, ctx context.Context, cs []*clusterset.Cluster, ns, 
 			t.Fatalf("cluster %s: listing pods: %v", c.Name, err)
 		}
 		for _, p := range pods.Items {
-			if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !podReady(&p) {
+			if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !clusterset.PodReady(&p) {
 				continue
 			}
 			rp := readyPod{cluster: c.Name, name: p.Name, hostname: p.Spec.Hostname}
@@ -147,15 +147,6 @@ func readyPods(t *testing.T, ctx context.Context, cs []*clusterset.Cluster, ns, 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].cluster+"/"+out[i].name < out[j].cluster+"/"+out[j].name })
 	return out
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // addressAnswer is the A (v6: AAAA) answer of a set of addresses: the records of the family,

@@ -1,13 +1,9 @@
 package harness
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mcs-dns/multicluster/test/controlplane"
@@ -38,32 +34,6 @@ func (c *CoreDNS) removePIDFile() {
 // StopFromPIDFile stops a detached CoreDNS whose PID file is in dir (SIGTERM, then
 // SIGKILL). It is not an error if there is none or it is already gone.
 func StopFromPIDFile(dir string) error {
-	path := filepath.Join(dir, PIDFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer os.Remove(path)
-	if !isCoreDNS(pid) {
-		return nil
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if !isCoreDNS(pid) {
-			return nil
-		}
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	return nil
+	_, err := controlplane.StopPIDFile(filepath.Join(dir, PIDFile), "coredns", 10*time.Second)
+	return err
 }
-
-// isCoreDNS reports whether pid is a live (not zombie) coredns process: the PID may
-// have been reused since the file was written.
-func isCoreDNS(pid int) bool { return controlplane.PIDRunning(pid, "coredns") }
